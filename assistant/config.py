@@ -1,0 +1,231 @@
+"""One typed settings object, read from the environment, `.env` and `.streamlit/secrets.toml`."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from assistant import PROJECT_ROOT
+
+Provider = Literal["openai", "azure", "offline"]
+
+# Voices each model family offers (OpenAI's VoiceIdsShared; marin and cedar are newer models').
+CLASSIC_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
+ALL_VOICES = (*CLASSIC_VOICES, "marin", "cedar")
+
+
+def voices_for(model: str) -> tuple[str, ...]:
+    name = model.lower()
+    if name.startswith(("gpt-4o-audio", "gpt-4o-mini-audio")):
+        return CLASSIC_VOICES
+    return ALL_VOICES
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong. The message is one plain sentence saying what to do."""
+
+
+class _SecretsToml(PydanticBaseSettingsSource):
+    """Top-level keys of Streamlit's secrets.toml, matched case-insensitively; sections ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path):
+        super().__init__(settings_cls)
+        self.values: dict[str, Any] = {}
+        if path.is_file():
+            with path.open("rb") as handle:
+                raw = tomllib.load(handle)
+            self.values = {k.lower(): v for k, v in raw.items() if not isinstance(v, dict)}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        names = set(self.settings_cls.model_fields)
+        return {k: v for k, v in self.values.items() if k in names}
+
+
+def _files_enabled() -> bool:
+    return os.environ.get("VOICEDESK_NO_CONFIG_FILES", "") not in ("1", "true", "yes")
+
+
+class Settings(BaseSettings):
+    """Every setting VoiceDesk reads. Field names are the environment variables, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    # OpenAI
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    # Azure OpenAI
+    azure_openai_endpoint: str | None = None
+    azure_openai_deployment: str | None = None
+    azure_openai_api_version: str = Field(
+        "2025-01-01-preview",
+        validation_alias=AliasChoices("azure_openai_api_version", "openai_api_version"),
+    )
+    azure_openai_api_key: SecretStr | None = None
+    azure_openai_transcribe_deployment: str | None = None
+    # VoiceDesk
+    voicedesk_provider: Provider | None = None
+    voicedesk_model: str = "gpt-4o-audio-preview"
+    voicedesk_voice: str = "alloy"
+    voicedesk_transcribe_model: str = "gpt-4o-mini-transcribe"
+    voicedesk_max_seconds: float = Field(60.0, gt=0, le=600)
+    voicedesk_customer: str | None = None
+    voicedesk_data_dir: Path = PROJECT_ROOT / ".voicedesk"
+    voicedesk_request_timeout: float = Field(60.0, gt=0)
+    voicedesk_tool_timeout: float = Field(10.0, gt=0)
+    voicedesk_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    voicedesk_keep_audio: bool = False  # write recordings and replies to the data dir
+    # Player statistics in Azure SQL (or any ODBC source)
+    sql_connection_string: SecretStr | None = None
+    sql_server: str | None = None
+    sql_database: str | None = None
+    sql_query_timeout: int = 5
+    # Help centre in Azure AI Search
+    azure_search_endpoint: str | None = None
+    azure_search_index: str | None = None
+    azure_search_api_key: SecretStr | None = None
+    azure_search_semantic_configuration: str | None = None
+    azure_search_vector_field: str | None = None
+    # Grievances in Jira Cloud
+    jira_server: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_project_key: str = "GRV"
+    jira_issue_type: str = "Task"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if not _files_enabled():
+            return (init_settings, env_settings)
+        secrets = _SecretsToml(settings_cls, PROJECT_ROOT / ".streamlit" / "secrets.toml")
+        return (init_settings, env_settings, dotenv_settings, secrets)
+
+    @field_validator(
+        "openai_base_url", "azure_openai_endpoint", "voicedesk_customer", "sql_server",
+        "azure_search_endpoint", "jira_server", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("voicedesk_provider", mode="before")
+    @classmethod
+    def _provider_lower(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return value or None
+        return value
+
+    @cached_property
+    def provider_decision(self) -> tuple[Provider, str]:
+        """The model provider in force, and why, in words that reveal no secret."""
+        if self.voicedesk_provider:
+            return self.voicedesk_provider, "VOICEDESK_PROVIDER is set"
+        if self.azure_openai_endpoint:
+            return "azure", "AZURE_OPENAI_ENDPOINT is set"
+        if self.openai_api_key:
+            return "openai", "OPENAI_API_KEY is set"
+        if self.openai_base_url:
+            return "openai", "OPENAI_BASE_URL is set"
+        return "offline", "no OpenAI or Azure OpenAI settings were found"
+
+    @property
+    def provider(self) -> Provider:
+        return self.provider_decision[0]
+
+    @property
+    def model_name(self) -> str:
+        """The name sent as `model`: the Azure deployment on Azure, else the model."""
+        if self.provider == "azure":
+            return self.azure_openai_deployment or self.voicedesk_model
+        return self.voicedesk_model
+
+    def check_voice(self, voice: str | None = None, model: str | None = None) -> None:
+        voice, model = voice or self.voicedesk_voice, model or self.voicedesk_model
+        offered = voices_for(model)
+        if voice not in offered:
+            raise ConfigError(
+                f"The voice '{voice}' is not offered by {model}; choose one of "
+                f"{', '.join(offered)} (VOICEDESK_VOICE)."
+            )
+
+    def describe(self) -> list[tuple[str, str]]:
+        """What is in force, safe to print: secrets appear only as 'set' or 'not set'."""
+        provider, why = self.provider_decision
+        rows = [("provider", f"{provider} ({why})"), ("model", self.model_name)]
+        if provider == "openai":
+            rows.append(("endpoint", self.openai_base_url or "https://api.openai.com/v1"))
+            rows.append(("OPENAI_API_KEY", _is_set(self.openai_api_key)))
+        elif provider == "azure":
+            rows.append(("endpoint", self.azure_openai_endpoint or "not set"))
+            rows.append(("api version", self.azure_openai_api_version))
+            auth = "key" if self.azure_openai_api_key else "Entra ID (DefaultAzureCredential)"
+            rows.append(("authentication", auth))
+        rows += [
+            ("voice", self.voicedesk_voice),
+            ("transcription", self.transcribe_target or "off"),
+            ("customer", self.voicedesk_customer or "none"),
+            ("data dir", str(self.voicedesk_data_dir)),
+        ]
+        return rows
+
+    @property
+    def transcribe_target(self) -> str | None:
+        """Model (or Azure deployment) that transcribes the user's words for the history."""
+        if self.provider == "azure":
+            return self.azure_openai_transcribe_deployment
+        return self.voicedesk_transcribe_model or None
+
+
+def _is_set(secret: SecretStr | None) -> str:
+    return "set" if secret and secret.get_secret_value() else "not set"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; a bad value becomes a ConfigError with one sentence."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        raise ConfigError(f"The setting {name} is not valid: {first['msg']}.") from None
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret in force, for scrubbing logs and messages."""
+    values = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            values.append(value.get_secret_value())
+    conn = settings.sql_connection_string
+    if conn:
+        for part in conn.get_secret_value().split(";"):
+            key, _, val = part.partition("=")
+            if key.strip().lower() in ("pwd", "password") and val.strip():
+                values.append(val.strip().strip("{}"))
+    return values

@@ -1,0 +1,107 @@
+"""The values a turn produces: stages, tool calls, usage and the Reply itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal["stage_start", "stage_end", "tool_start", "tool_end"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Reported while a turn runs, so a page can show each stage as it happens."""
+
+    kind: EventKind
+    stage: str  # "audio", "understand", "tool", "compose", "transcribe"
+    label: str  # human words: "Checking the recording", "Looking up maria's games"
+    ms: float | None = None  # set on *_end
+    ok: bool = True
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    label: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    label: str
+    arguments: dict[str, Any] | str  # the raw string when it was not valid JSON
+    ok: bool
+    summary: str
+    result: dict[str, Any]
+    ms: float
+    round: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arguments": self.arguments,
+            "ok": self.ok,
+            "summary": self.summary,
+            "ms": round(self.ms, 1),
+        }
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_prompt_tokens: int = 0
+    audio_completion_tokens: int = 0
+    cost_usd: float = 0.0
+    model_calls: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "audio_prompt_tokens": self.audio_prompt_tokens,
+            "audio_completion_tokens": self.audio_completion_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "model_calls": self.model_calls,
+        }
+
+
+@dataclass
+class Reply:
+    """A finished turn: what the assistant said, its audio, and how it got there."""
+
+    input_transcript: str | None
+    transcript: str
+    audio_wav: bytes
+    audio_id: str | None
+    expires_at: int | None
+    tool_calls: list[ToolCall]
+    stages: list[Stage]
+    usage: Usage
+    provider: str
+    model: str
+    customer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        timings: dict[str, float] = {}
+        for stage in self.stages:
+            timings[stage.name] = round(timings.get(stage.name, 0.0) + stage.ms, 1)
+        return timings
+
+    def as_json(self, audio_file: str | None = None) -> dict[str, Any]:
+        return {
+            "input_transcript": self.input_transcript,
+            "tool_calls": [call.as_json() for call in self.tool_calls],
+            "transcript": self.transcript,
+            "audio_file": audio_file,
+            "audio_id": self.audio_id,
+            "timings_ms": self.timings_ms,
+            "usage": self.usage.as_json(),
+            "provider": self.provider,
+            "model": self.model,
+            "customer": self.customer,
+        }

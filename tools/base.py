@@ -1,0 +1,66 @@
+"""What every tool is made of: typed arguments, a handler, a one-line summary of its result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The JSON a `tool` message carries back to the model. Errors are data, never raised."""
+
+    ok: bool
+    summary: str
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @classmethod
+    def success(cls, summary: str, **data: Any) -> ToolResult:
+        return cls(ok=True, summary=summary, data=data)
+
+    @classmethod
+    def failure(cls, summary: str, error: str) -> ToolResult:
+        return cls(ok=False, summary=summary, error=error)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.ok:
+            return {"ok": True, "summary": self.summary, "data": self.data}
+        return {"ok": False, "summary": self.summary, "error": self.error or self.summary}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, default=str)
+
+
+class ToolUnavailable(Exception):
+    """A backend cannot serve right now. Its message is one plain sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool the model may call.
+
+    `run` receives validated arguments and returns a ToolResult. `label` turns the
+    arguments into the human name of the step shown while it runs ("Looking up maria's games").
+    """
+
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    run: Callable[[Any], ToolResult]
+    label: Callable[[Any], str]
+
+    def schema(self) -> dict[str, Any]:
+        """The Chat Completions `tools[]` entry (the current tools API, not `functions`)."""
+        params = self.args_model.model_json_schema()
+        params.pop("title", None)
+        for prop in params.get("properties", {}).values():
+            prop.pop("title", None)
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": params},
+        }
