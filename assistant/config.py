@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,11 @@ class ToolResult:
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, default=str)
+
+
+# The signed-in staff member on whose behalf tools run (added to grievances). A context
+# variable, not an argument, because the registry is shared by every session of the process.
+CURRENT_AGENT: ContextVar[str | None] = ContextVar("voicedesk_agent", default=None)
 
 
 class ToolUnavailable(Exception):

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
-from tools.base import Tool, ToolResult, ToolUnavailable
+from tools.base import CURRENT_AGENT, Tool, ToolResult, ToolUnavailable
 from tools.numbers import parse_spoken_number
 from tools.player_stats import USER_NAME_PATTERN
 
@@ -146,11 +146,14 @@ def describe(ticket: Ticket) -> str:
     return line + "."
 
 
-def make_tools(backend: GrievanceBackend, agent: str | None = None) -> list[Tool]:
+def make_tools(backend: GrievanceBackend) -> list[Tool]:
     def register(args: RegisterArgs) -> ToolResult:
         try:
             ticket = backend.register(
-                args.category.value, args.description, args.user_name.lower(), agent=agent
+                args.category.value,
+                args.description,
+                args.user_name.lower(),
+                agent=CURRENT_AGENT.get(),
             )
         except ToolUnavailable as exc:
             return ToolResult.failure(str(exc), error="backend_unavailable")

@@ -1,0 +1,169 @@
+"""The tools the model is offered, and safe dispatch: validation, timeout, timing, error capture."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from tools import grievances, help_search, player_stats
+from tools.backends import Backends
+from tools.base import Tool, ToolResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """The outcome of one tool call, whatever happened."""
+
+    name: str
+    arguments: dict[str, Any] | str  # the raw text when it was not a JSON object
+    result: ToolResult
+    label: str
+    ms: float
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[Tool], timeout: float = 10.0, workers: int = 8):
+        self.tools = {tool.name: tool for tool in tools}
+        self.timeout = timeout
+        # Shared, long-lived pool: a timed-out tool keeps its thread, never the turn.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool")
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self.tools.values()]
+
+    def prepare(
+        self, name: str, raw_arguments: str | None
+    ) -> tuple[Tool | None, Any, Dispatch | None]:
+        """Validate a call. Returns (tool, args, None) or (None, None, an error Dispatch)."""
+        tool = self.tools.get(name)
+        parsed: dict[str, Any] | str = raw_arguments or ""
+        try:
+            loaded = json.loads(raw_arguments or "{}")
+        except (json.JSONDecodeError, TypeError):
+            loaded = None
+        if isinstance(loaded, dict):
+            parsed = loaded
+        if tool is None:
+            known = ", ".join(self.tools)
+            return (
+                None,
+                None,
+                _error(
+                    name,
+                    parsed,
+                    f"There is no tool called '{name}'; the tools are {known}.",
+                    "unknown_tool",
+                ),
+            )
+        if not isinstance(loaded, dict):
+            return (
+                None,
+                None,
+                _error(
+                    name,
+                    parsed,
+                    f"The arguments for {name} were not a JSON object.",
+                    "malformed_arguments",
+                ),
+            )
+        try:
+            args = tool.args_model.model_validate(loaded)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors()[:3]
+            )
+            return (
+                None,
+                None,
+                _error(
+                    name,
+                    parsed,
+                    f"The arguments for {name} are not valid ({problems}).",
+                    "invalid_arguments",
+                ),
+            )
+        return tool, args, None
+
+    def label(self, name: str, raw_arguments: str | None) -> str:
+        tool, args, _ = self.prepare(name, raw_arguments)
+        return tool.label(args) if tool else f"Calling {name}"
+
+    def submit(self, name: str, raw_arguments: str | None) -> Future[Dispatch]:
+        """Start one call in the pool; the future always resolves to a Dispatch."""
+        tool, args, error = self.prepare(name, raw_arguments)
+        if error is not None:
+            done: Future[Dispatch] = Future()
+            done.set_result(error)
+            return done
+        assert tool is not None
+        # Copy the context so the tool sees the calling session's CURRENT_AGENT.
+        return self._pool.submit(contextvars.copy_context().run, self._run, tool, args)
+
+    def run(self, name: str, raw_arguments: str | None) -> Dispatch:
+        return self.wait(self.submit(name, raw_arguments), name, raw_arguments)
+
+    def wait(self, future: Future[Dispatch], name: str, raw_arguments: str | None) -> Dispatch:
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout:
+            parsed = _loads_or_raw(raw_arguments)
+            return _error(
+                name,
+                parsed,
+                f"{name} took longer than {self.timeout:g} seconds and was stopped.",
+                "timeout",
+                ms=self.timeout * 1000,
+            )
+
+    @staticmethod
+    def _run(tool: Tool, args: Any) -> Dispatch:
+        started = time.perf_counter()
+        label = tool.label(args)
+        try:
+            result = tool.run(args)
+        except Exception:  # a tool bug must never end the turn: log it, tell the model
+            log.exception("tool %s failed", tool.name)
+            result = ToolResult.failure(f"{tool.name} failed unexpectedly.", error="internal_error")
+        ms = (time.perf_counter() - started) * 1000
+        return Dispatch(tool.name, args.model_dump(mode="json"), result, label, ms)
+
+
+def _loads_or_raw(raw: str | None) -> dict[str, Any] | str:
+    try:
+        loaded = json.loads(raw or "{}")
+    except (json.JSONDecodeError, TypeError):
+        return raw or ""
+    return loaded if isinstance(loaded, dict) else (raw or "")
+
+
+def _error(
+    name: str, arguments: dict[str, Any] | str, sentence: str, code: str, ms: float = 0.0
+) -> Dispatch:
+    return Dispatch(
+        name, arguments, ToolResult.failure(sentence, error=code), f"Calling {name}", ms
+    )
+
+
+def build_registry(
+    backends: Backends, timeout: float = 10.0, agent: str | None = None
+) -> ToolRegistry:
+    return ToolRegistry(
+        [
+            player_stats.make_tool(backends.stats),
+            help_search.make_tool(backends.search),
+            *grievances.make_tools(backends.grievances),
+        ],
+        timeout=timeout,
+    )
