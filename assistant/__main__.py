@@ -1,0 +1,238 @@
+"""The command line: `python -m assistant ask|tool|tools|doctor|config|index|demo-data|outbox`.
+
+Every refusal or failure is one plain sentence on stderr and a non-zero exit status; tracebacks
+go to the log in the data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from assistant.config import ConfigError, Settings, load_settings
+from assistant.errors import TurnError
+from assistant.logs import setup_logging
+
+log = logging.getLogger("assistant.cli")
+
+
+class Failure(Exception):
+    """A command failed; the message is the sentence to print."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    log_path = "the log"
+    try:
+        settings = load_settings()
+        log_path = setup_logging(settings)
+        return args.run(args, settings)
+    except (ConfigError, Failure, TurnError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
+    except Exception:
+        log.exception("command failed")
+        print(f"Something went wrong; the details are in {log_path}.", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant", description="VoiceDesk from the command line."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser(
+        "ask", help="ask spoken (WAV) or typed questions, as turns of one conversation"
+    )
+    ask.add_argument("files", nargs="*", type=Path, help="WAV recordings, one turn each")
+    ask.add_argument(
+        "--text", action="append", default=[], help="a typed question (repeatable; '-' reads stdin)"
+    )
+    ask.add_argument("--customer", help="the player being helped (default VOICEDESK_CUSTOMER)")
+    ask.add_argument("--voice", help="the answer's voice (default VOICEDESK_VOICE)")
+    ask.add_argument("--out", type=Path, help="save each spoken answer as a WAV in this directory")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per turn")
+    ask.add_argument("--offline", action="store_true", help="answer with the local offline engine")
+    ask.set_defaults(run=cmd_ask)
+
+    tool = commands.add_parser("tool", help="run one tool and print its JSON result")
+    tool.add_argument("name")
+    tool.add_argument("arguments", nargs="?", default="{}", help="the arguments as a JSON object")
+    tool.set_defaults(run=cmd_tool)
+
+    commands.add_parser("tools", help="list the tools and the backend each uses").set_defaults(
+        run=cmd_tools
+    )
+    commands.add_parser("config", help="print the settings in force (never a secret)").set_defaults(
+        run=cmd_config
+    )
+    commands.add_parser("doctor", help="check the configuration and every backend").set_defaults(
+        run=cmd_doctor
+    )
+
+    index = commands.add_parser("index", help="build the help-centre search index")
+    index.set_defaults(run=cmd_index)
+
+    demo = commands.add_parser("demo-data", help="(re)generate the demo data")
+    demo.add_argument("--transactions", type=int, help="how many transactions to generate")
+    demo.set_defaults(run=cmd_demo_data)
+
+    outbox = commands.add_parser("outbox", help="grievances waiting for the ticket system")
+    outbox.add_argument("action", choices=["flush"])
+    outbox.set_defaults(run=cmd_outbox)
+    return parser
+
+
+# -- ask -----------------------------------------------------------------------------------------
+
+
+def _questions(args: argparse.Namespace) -> list[tuple[str, Path | str]]:
+    questions: list[tuple[str, Path | str]] = [("audio", path) for path in args.files]
+    for text in args.text:
+        questions.append(("text", sys.stdin.read() if text == "-" else text))
+    if not questions:
+        raise Failure('Give a WAV file or --text "a question" to ask.')
+    return questions
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.history import Conversation
+    from assistant.service import build_engine
+
+    questions = _questions(args)
+    engine = build_engine(settings, provider="offline" if args.offline else None)
+    conversation = Conversation(customer=(args.customer or settings.voicedesk_customer or None))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for number, (kind, question) in enumerate(questions, start=1):
+        try:
+            if kind == "audio":
+                audio = _read_audio(question)
+                reply = engine.ask(conversation, audio=audio, voice=args.voice)
+            else:
+                reply = engine.ask(conversation, text=str(question), voice=args.voice)
+        except TurnError as exc:
+            failures += 1
+            print(str(exc), file=sys.stderr)
+            if args.json:
+                print(json.dumps({"error": str(exc)}), flush=True)
+            continue
+        audio_file = None
+        if args.out and reply.audio_wav:
+            path = args.out / f"reply-{number:02d}.wav"
+            path.write_bytes(reply.audio_wav)
+            audio_file = str(path)
+        if args.json:
+            print(json.dumps(reply.as_json(audio_file), ensure_ascii=False), flush=True)
+        else:
+            _print_reply(reply, audio_file)
+    return 1 if failures else 0
+
+
+def _read_audio(path: Path | str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise TurnError(
+            f"Cannot read {path}: {exc.strerror or 'unreadable'}.", code="file", retryable=False
+        ) from None
+
+
+def _print_reply(reply, audio_file: str | None) -> None:
+    if reply.input_transcript:
+        print(f"You: {reply.input_transcript}")
+    for call in reply.tool_calls:
+        mark = "ok" if call.ok else "failed"
+        print(f"  [{call.name} {mark}, {call.ms:.0f} ms] {call.summary}")
+    print(f"VoiceDesk: {reply.transcript}")
+    if audio_file:
+        print(f"  (spoken answer saved to {audio_file})")
+    print()
+
+
+# -- tools ---------------------------------------------------------------------------------------
+
+
+def cmd_tool(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.service import build_tools
+
+    _, registry = build_tools(settings)
+    if args.name not in registry.tools:
+        raise Failure(
+            f"There is no tool called '{args.name}'; the tools are {', '.join(registry.tools)}."
+        )
+    dispatch = registry.run(args.name, args.arguments)
+    print(json.dumps(dispatch.result.as_dict(), ensure_ascii=False, indent=2, default=str))
+    return 0 if dispatch.result.ok else 1
+
+
+def cmd_tools(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.service import build_tools
+
+    backends, registry = build_tools(settings)
+    owner = {
+        "get_player_summary": backends.stats,
+        "search_help_center": backends.search,
+        "register_grievance": backends.grievances,
+        "get_grievance_status": backends.grievances,
+        "list_grievances": backends.grievances,
+    }
+    for name, tool in registry.tools.items():
+        backend = owner.get(name)
+        where = f"{backend.kind}: {backend.where}" if backend else "built in"
+        print(f"{name:22} {where}")
+        print(f"{'':22} {tool.description.split('. ')[0]}.")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    for key, value in settings.describe():
+        print(f"{key:16} {value}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.doctor import check_backends
+
+    for key, value in settings.describe():
+        print(f"{key:16} {value}")
+    print()
+    rows = check_backends(settings)
+    for row in rows:
+        print(row.line())
+    return 0 if all(row.ok for row in rows) else 1
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.search_index import build_index
+
+    print(build_index(settings, progress=sys.stderr.isatty()))
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.demo_data import main_demo_data
+
+    print(main_demo_data(settings, args.transactions))
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from tools.backends.outbox import flush_outbox
+
+    delivered, remaining, sentence = flush_outbox(settings)
+    print(sentence)
+    return 0 if remaining == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

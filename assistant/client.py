@@ -1,0 +1,82 @@
+"""One `openai` client per process for the provider in force. The turn never branches on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import openai
+
+from assistant.config import ConfigError, Settings
+
+AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+OFFLINE_HINT = (
+    "No model is configured: set OPENAI_API_KEY for OpenAI, or AZURE_OPENAI_ENDPOINT and "
+    "AZURE_OPENAI_DEPLOYMENT for Azure OpenAI, or install the offline speech packages."
+)
+
+
+@dataclass(frozen=True)
+class ModelClient:
+    provider: str  # "openai", "azure" or "offline"
+    model: str  # sent as `model` (the deployment name on Azure)
+    transcribe_model: str | None  # None: the user's words are not transcribed for the history
+    api: openai.OpenAI
+
+
+def build_client(settings: Settings, provider: str | None = None) -> ModelClient:
+    """Build the client for `provider` (default: the one the settings choose)."""
+    provider = provider or settings.provider
+    timeout = settings.voicedesk_request_timeout
+    if provider == "azure":
+        if not settings.azure_openai_endpoint:
+            raise ConfigError(
+                "Azure OpenAI needs AZURE_OPENAI_ENDPOINT; set it, or unset VOICEDESK_PROVIDER."
+            )
+        if not settings.azure_openai_deployment:
+            raise ConfigError(
+                "Azure OpenAI needs AZURE_OPENAI_DEPLOYMENT, the name of your audio model deployment."
+            )
+        credentials: dict = {}
+        if settings.azure_openai_api_key:
+            credentials["api_key"] = settings.azure_openai_api_key.get_secret_value()
+        else:
+            credentials["azure_ad_token_provider"] = _entra_token_provider()
+        api: openai.OpenAI = openai.AzureOpenAI(
+            azure_endpoint=settings.azure_openai_endpoint,
+            api_version=settings.azure_openai_api_version,
+            timeout=timeout,
+            **credentials,
+        )
+        return ModelClient(
+            "azure", settings.azure_openai_deployment, settings.transcribe_target, api
+        )
+    if provider == "openai":
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        if not key and not settings.openai_base_url:
+            raise ConfigError("OpenAI needs OPENAI_API_KEY; set it, or unset VOICEDESK_PROVIDER.")
+        api = openai.OpenAI(
+            # A gateway or double on OPENAI_BASE_URL may need no key, but the SDK insists on one.
+            api_key=key or "no-key",
+            base_url=settings.openai_base_url or None,
+            timeout=timeout,
+        )
+        return ModelClient(
+            "openai", settings.voicedesk_model, settings.voicedesk_transcribe_model or None, api
+        )
+    try:
+        from assistant.offline.client import make_offline_client
+    except ImportError as exc:
+        raise ConfigError(OFFLINE_HINT) from exc
+    return ModelClient(
+        "offline", "voicedesk-offline", "whisper-tiny.en", make_offline_client(settings)
+    )
+
+
+def _entra_token_provider():
+    try:
+        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+    except ImportError as exc:
+        raise ConfigError(
+            "Entra ID sign-in needs the azure-identity package; pip install azure-identity."
+        ) from exc
+    return get_bearer_token_provider(DefaultAzureCredential(), AZURE_SCOPE)

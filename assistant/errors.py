@@ -1,0 +1,87 @@
+"""Everything that can go wrong in a turn, as one plain sentence for the user."""
+
+from __future__ import annotations
+
+import openai
+
+
+class TurnError(Exception):
+    """A turn could not finish. `str(exc)` is the sentence for the user.
+
+    `retryable`: the same recording may succeed if sent again (rate limit, outage).
+    `unreachable`: the model could not be reached at all, so answering offline may help.
+    """
+
+    def __init__(
+        self, sentence: str, *, code: str, retryable: bool = True, unreachable: bool = False
+    ):
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.code = code
+        self.retryable = retryable
+        self.unreachable = unreachable
+
+
+def _api_message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    return str(error.get("code") or error.get("message") or "") if isinstance(error, dict) else ""
+
+
+def from_openai(exc: Exception, provider: str, model: str) -> TurnError:
+    """Map an openai SDK exception to a TurnError with a sentence that says what to do."""
+    where = {"azure": "Azure OpenAI", "offline": "The offline engine"}.get(provider, "OpenAI")
+    key_var = "AZURE_OPENAI_API_KEY" if provider == "azure" else "OPENAI_API_KEY"
+    if isinstance(exc, openai.AuthenticationError):
+        return TurnError(
+            f"{where} refused the API key; check {key_var} and try again.",
+            code="auth", retryable=True,
+        )  # fmt: skip
+    if isinstance(exc, openai.PermissionDeniedError):
+        return TurnError(
+            f"{where} says this key may not use {model}; check the key's project or role.",
+            code="forbidden",
+        )
+    if isinstance(exc, openai.NotFoundError):
+        thing = "deployment" if provider == "azure" else "model"
+        setting = "AZURE_OPENAI_DEPLOYMENT" if provider == "azure" else "VOICEDESK_MODEL"
+        return TurnError(
+            f"{where} has no {thing} called '{model}'; check {setting}.", code="not_found"
+        )
+    if isinstance(exc, openai.RateLimitError):
+        if "insufficient_quota" in _api_message(exc):
+            return TurnError(
+                f"{where} says the account is out of credit; add credit or use another key.",
+                code="quota",
+            )
+        return TurnError(
+            f"{where} is busy (rate limit); wait a few seconds and try again.", code="rate_limit"
+        )
+    if isinstance(exc, openai.BadRequestError):
+        if "content_filter" in _api_message(exc) or "content management policy" in str(exc):
+            return TurnError(
+                "The question was blocked by the content filter; please rephrase it.",
+                code="content_filter",
+            )
+        return TurnError(
+            f"{where} could not handle the request; try again, or ask it another way.",
+            code="bad_request",
+        )
+    if isinstance(exc, openai.APITimeoutError):
+        return TurnError(
+            f"{where} took too long to answer; try again.", code="timeout", unreachable=True
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return TurnError(
+            f"{where} cannot be reached; check the network connection and try again.",
+            code="unreachable", unreachable=True,
+        )  # fmt: skip
+    if isinstance(exc, openai.InternalServerError | openai.APIStatusError):
+        return TurnError(
+            f"{where} had a problem on its side; try again in a moment.", code="server_error"
+        )
+    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+        return TurnError(
+            f"{where} sent an answer VoiceDesk could not read; try again.", code="bad_response"
+        )
+    return TurnError("Something went wrong while answering; try again.", code="internal")

@@ -1,0 +1,360 @@
+"""One spoken turn: recording in, tools run, spoken answer out. No Streamlit here."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from assistant import PROJECT_ROOT
+from assistant.audio import AudioError, Recording, normalise
+from assistant.client import ModelClient
+from assistant.config import ConfigError, Settings
+from assistant.errors import TurnError, from_openai
+from assistant.history import Conversation
+from assistant.models import Event, Reply, Stage, ToolCall, Usage
+from assistant.pricing import cost_usd
+from tools.base import CURRENT_AGENT, ToolResult
+from tools.registry import Dispatch, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 3  # then one last call with tool_choice="none": at most 4 model calls a turn
+MAX_CALLS_PER_ROUND = 6  # a model asking for more is told no, per extra call
+GRIEVANCES_PER_TURN = 1
+MAX_TYPED_CHARS = 2000
+TRANSCRIPT_WAIT_S = 10.0
+
+EventSink = Callable[[Event], None]
+
+
+def load_prompt(name: str = "system") -> str:
+    return (PROJECT_ROOT / "prompts" / f"{name}.md").read_text(encoding="utf-8").strip()
+
+
+@dataclass
+class _TurnState:
+    """What one turn accumulates while it runs."""
+
+    on_event: EventSink | None
+    stages: list[Stage] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    grievances: int = 0
+
+    def emit(self, event: Event) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:  # a broken progress display must not break the turn
+            log.exception("event sink failed")
+
+    @contextmanager
+    def stage(self, name: str, label: str) -> Iterator[None]:
+        self.emit(Event("stage_start", name, label))
+        started = time.perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            self.stages.append(Stage(name, label, ms))
+            self.emit(Event("stage_end", name, label, ms=ms, ok=ok))
+
+
+class TurnEngine:
+    """Long-lived (one per process): holds the model client and the tools; conversations are
+    passed in, so one engine serves every session without sharing their state."""
+
+    def __init__(self, settings: Settings, client: ModelClient, registry: ToolRegistry):
+        self.settings = settings
+        self.client = client
+        self.registry = registry
+        self.system_prompt = load_prompt("system")
+        self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="transcribe")
+
+    def ask(
+        self,
+        conversation: Conversation,
+        *,
+        audio: bytes | None = None,
+        text: str | None = None,
+        voice: str | None = None,
+        customer: str | None = None,
+        agent: str | None = None,
+        on_event: EventSink | None = None,
+    ) -> Reply:
+        """Answer one question (a recording or typed text). On success the exchange is added to
+        `conversation`; on failure a TurnError is raised and the conversation is left as it was."""
+        state = _TurnState(on_event)
+        voice = voice or self.settings.voicedesk_voice
+        customer = customer if customer is not None else conversation.customer
+        try:
+            self.settings.check_voice(voice, self.settings.voicedesk_model)
+        except ConfigError as exc:
+            raise TurnError(str(exc), code="voice", retryable=False) from None
+        recording = self._check_input(state, audio, text)
+        transcript_future = self._start_transcription(recording) if recording else None
+        messages = [
+            {"role": "system", "content": self.system_prompt},
+            *conversation.context_messages(customer),
+            self._user_message(recording, text),
+        ]
+        token = CURRENT_AGENT.set(agent)
+        try:
+            message = self._converse(state, messages, voice)
+        finally:
+            CURRENT_AGENT.reset(token)
+        input_transcript = text if recording is None else self._await_transcript(transcript_future)
+        reply = self._reply(state, message, input_transcript, customer)
+        conversation.add(
+            input_transcript, reply, spoken=recording is not None,
+            audio=recording.wav if recording else None,
+        )  # fmt: skip
+        log.info(
+            "turn done provider=%s tools=%s ms=%s tokens=%s",
+            reply.provider, [c.name for c in reply.tool_calls], reply.timings_ms,
+            reply.usage.prompt_tokens + reply.usage.completion_tokens,
+        )  # fmt: skip
+        return reply
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def _check_input(
+        self, state: _TurnState, audio: bytes | None, text: str | None
+    ) -> Recording | None:
+        if audio is None:
+            if not text or not text.strip():
+                raise TurnError(
+                    "Please record or type a question first.", code="empty", retryable=False
+                )
+            if len(text) > MAX_TYPED_CHARS:
+                raise TurnError(
+                    f"That question is too long; please keep it under {MAX_TYPED_CHARS:,} characters.",
+                    code="too_long", retryable=False,
+                )  # fmt: skip
+            return None
+        with state.stage("audio", "Checking the recording"):
+            try:
+                return normalise(audio, max_seconds=self.settings.voicedesk_max_seconds)
+            except AudioError as exc:
+                raise TurnError(exc.sentence, code=f"audio_{exc.code}", retryable=False) from None
+
+    @staticmethod
+    def _user_message(recording: Recording | None, text: str | None) -> dict[str, Any]:
+        if recording is None:
+            return {"role": "user", "content": text.strip() if text else ""}
+        data = base64.b64encode(recording.wav).decode("ascii")
+        return {
+            "role": "user",
+            "content": [{"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}],
+        }
+
+    def _start_transcription(self, recording: Recording) -> Future[str | None] | None:
+        """Transcribe the user's words for the history, concurrently with the first model call."""
+        model = self.client.transcribe_model
+        if not model:
+            return None
+
+        def transcribe() -> str | None:
+            try:
+                result = self.client.api.audio.transcriptions.create(
+                    model=model, file=("question.wav", recording.wav, "audio/wav")
+                )
+            except openai.OpenAIError as exc:
+                log.warning("transcription failed: %s", type(exc).__name__)
+                return None
+            text = getattr(result, "text", None) or (result if isinstance(result, str) else None)
+            return text.strip() if text else None
+
+        return self._background.submit(transcribe)
+
+    @staticmethod
+    def _await_transcript(future: Future[str | None] | None) -> str | None:
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=TRANSCRIPT_WAIT_S)
+        except Exception:  # the answer matters more than the history's copy of the question
+            log.warning("transcript not ready in time")
+            return None
+
+    # -- the model conversation ------------------------------------------------------------------
+
+    def _converse(self, state: _TurnState, messages: list[dict[str, Any]], voice: str) -> Any:
+        tools = self.registry.schemas()
+        for round_no in range(MAX_TOOL_ROUNDS + 1):
+            last = round_no == MAX_TOOL_ROUNDS
+            name, label = (
+                ("understand", "Understanding the question")
+                if round_no == 0
+                else ("compose", "Composing the spoken answer")
+            )
+            with state.stage(name, label):
+                message = self._call_model(
+                    state, messages, voice, tools, "none" if last else "auto"
+                )
+            calls = list(message.tool_calls or [])
+            if not calls:
+                return message
+            if last:  # the model asked for tools after being told not to: answer without them
+                raise TurnError(
+                    "The assistant could not settle on an answer; please ask again.",
+                    code="tool_loop",
+                )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": message.content,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {
+                                "name": c.function.name,
+                                "arguments": c.function.arguments,
+                            },
+                        }
+                        for c in calls
+                    ],
+                }
+            )
+            for call, dispatch in zip(calls, self._run_tools(state, calls, round_no), strict=True):
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.id, "content": dispatch.result.to_json()}
+                )
+        raise AssertionError("unreachable")  # the last round always returns or raises
+
+    def _call_model(
+        self,
+        state: _TurnState,
+        messages: list[dict[str, Any]],
+        voice: str,
+        tools: list[dict[str, Any]],
+        tool_choice: str,
+    ) -> Any:
+        try:
+            response = self.client.api.chat.completions.create(
+                model=self.client.model,
+                modalities=["text", "audio"],
+                audio={"voice": voice, "format": "wav"},
+                tools=tools,
+                tool_choice=tool_choice,
+                messages=messages,
+            )
+        except openai.OpenAIError as exc:
+            log.warning("model call failed: %s", type(exc).__name__, exc_info=True)
+            raise from_openai(exc, self.client.provider, self.client.model) from None
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            log.warning("model reply had no choices: %r", type(response).__name__)
+            raise from_openai(ValueError("no choices"), self.client.provider, self.client.model)
+        self._add_usage(state.usage, getattr(response, "usage", None))
+        return choices[0].message
+
+    @staticmethod
+    def _add_usage(total: Usage, usage: Any) -> None:
+        total.model_calls += 1
+        if usage is None:
+            return
+        total.prompt_tokens += usage.prompt_tokens or 0
+        total.completion_tokens += usage.completion_tokens or 0
+        prompt_details = getattr(usage, "prompt_tokens_details", None)
+        completion_details = getattr(usage, "completion_tokens_details", None)
+        total.audio_prompt_tokens += getattr(prompt_details, "audio_tokens", 0) or 0
+        total.audio_completion_tokens += getattr(completion_details, "audio_tokens", 0) or 0
+
+    # -- tools -------------------------------------------------------------------------------------
+
+    def _run_tools(self, state: _TurnState, calls: list[Any], round_no: int) -> list[Dispatch]:
+        """Run a round's tool calls concurrently; every call gets a result, never an exception."""
+        pending: list[tuple[Any, Future[Dispatch] | Dispatch]] = []
+        for index, call in enumerate(calls):
+            name, raw = call.function.name, call.function.arguments
+            refusal = self._refuse(state, name, raw, index)
+            if refusal is not None:
+                pending.append((call, refusal))
+                continue
+            state.emit(Event("tool_start", "tool", self.registry.label(name, raw)))
+            pending.append((call, self.registry.submit(name, raw)))
+        results = []
+        for call, job in pending:
+            name, raw = call.function.name, call.function.arguments
+            dispatch = job if isinstance(job, Dispatch) else self.registry.wait(job, name, raw)
+            results.append(dispatch)
+            state.tool_calls.append(
+                ToolCall(
+                    id=call.id, name=name, label=dispatch.label, arguments=dispatch.arguments,
+                    ok=dispatch.result.ok, summary=dispatch.result.summary,
+                    result=dispatch.result.as_dict(), ms=dispatch.ms, round=round_no,
+                )
+            )  # fmt: skip
+            if not isinstance(job, Dispatch):
+                state.emit(
+                    Event("tool_end", "tool", dispatch.label, ms=dispatch.ms, ok=dispatch.result.ok)
+                )
+        return results
+
+    def _refuse(self, state: _TurnState, name: str, raw: str | None, index: int) -> Dispatch | None:
+        """Bound what one answer can make us do, whatever the model (or a hostile passage) asks."""
+        if index >= MAX_CALLS_PER_ROUND:
+            return Dispatch(name, raw or "", ToolResult.failure(
+                f"Only {MAX_CALLS_PER_ROUND} tool calls are run per step; this one was skipped.",
+                error="too_many_calls"), f"Skipped {name}", 0.0)  # fmt: skip
+        if name == "register_grievance":
+            if state.grievances >= GRIEVANCES_PER_TURN:
+                return Dispatch(name, raw or "", ToolResult.failure(
+                    "Only one grievance can be registered per question; this one was not registered.",
+                    error="grievance_limit"), "Skipped a second grievance", 0.0)  # fmt: skip
+            state.grievances += 1
+        return None
+
+    # -- the answer ------------------------------------------------------------------------------
+
+    def _reply(
+        self, state: _TurnState, message: Any, input_transcript: str | None, customer: str | None
+    ) -> Reply:
+        audio = getattr(message, "audio", None)
+        extra: dict[str, Any] = {}
+        if audio is not None and getattr(audio, "data", None):
+            try:
+                wav = base64.b64decode(audio.data, validate=True)
+            except ValueError:
+                raise TurnError(
+                    "The spoken answer arrived damaged; please try again.", code="bad_audio"
+                ) from None
+            transcript, audio_id, expires_at = audio.transcript or "", audio.id, audio.expires_at
+        elif message.content:
+            # A reply in text only still answers the question; say that there is no speech.
+            wav, transcript, audio_id, expires_at = b"", message.content, None, None
+            extra["warning"] = "The model answered in text only, without speech."
+        else:
+            raise TurnError(
+                "The model sent an empty answer; please try again.", code="empty_answer"
+            )
+        state.usage.cost_usd = cost_usd(
+            state.usage, self.settings.voicedesk_model, self.settings.voicedesk_prices
+        )
+        return Reply(
+            input_transcript=input_transcript,
+            transcript=transcript,
+            audio_wav=wav,
+            audio_id=audio_id,
+            expires_at=expires_at,
+            tool_calls=state.tool_calls,
+            stages=state.stages,
+            usage=state.usage,
+            provider=self.client.provider,
+            model=self.client.model,
+            customer=customer,
+            extra=extra,
+        )
