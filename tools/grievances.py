@@ -73,6 +73,9 @@ def parse_ticket_key(text: str, project_key: str) -> str | None:
     A key of another project ('ABC-7') is kept as it is. Anything that is not a key or a
     number gives None, so nothing else ever reaches a query.
     """
+    local = re.fullmatch(r"\s*local[\s_-]*([0-9a-f]{6})\s*", text, re.IGNORECASE)
+    if local:  # a grievance still queued for the ticket system (tools/backends/outbox.py)
+        return f"LOCAL-{local.group(1).upper()}"
     prefix = project_key.upper()
     spaced = re.sub(r"^([A-Za-z]+)(\d)", r"\1 \2", text.strip())  # "GRV12" -> "GRV 12"
     words = spaced.replace("-", " ").replace("_", " ").split()
