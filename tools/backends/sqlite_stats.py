@@ -1,0 +1,126 @@
+"""Player statistics from an embedded SQLite file, created from the demo data on first use.
+
+The SQL is portable on purpose (`?` parameters, no TOP/LIMIT, no engine functions): the ODBC
+backend runs the very same statements on SQLite-ODBC, PostgreSQL and Azure SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from tools.base import ToolUnavailable
+from tools.player_stats import GameTotals, PlayerSummary
+
+# One row per game the player played, or a single row with a NULL game for a player with no
+# games yet; no row at all when there is no such player. The GROUP BY reads only the covering
+# index ix_transactions_player_game (user_name, game, played_at, fee, points, cash).
+PLAYER_SUMMARY_SQL = """
+SELECT p.display_name,
+       t.game,
+       COUNT(t.game) AS games_played,
+       SUM(t.entry_fee_cents) AS entry_fee_cents,
+       SUM(t.points) AS points,
+       SUM(t.cash_won_cents) AS cash_won_cents,
+       MAX(t.played_at) AS last_played
+FROM players p
+LEFT JOIN transactions t ON t.user_name = p.user_name
+WHERE p.user_name = ?
+GROUP BY p.display_name, t.game
+ORDER BY games_played DESC, game
+"""
+
+PLAYER_NAMES_SQL = "SELECT user_name FROM players ORDER BY user_name"
+
+# A cheap query that proves the file is there and has the schema.
+HEALTH_SQL = "SELECT COUNT(*) FROM players"
+
+
+def summary_from_rows(user_name: str, rows: list[tuple]) -> PlayerSummary | None:
+    """Rows of PLAYER_SUMMARY_SQL (from any driver) to a PlayerSummary; cents become dollars."""
+    if not rows:
+        return None
+    games = [
+        GameTotals(
+            game=str(game),
+            games_played=int(played),
+            entry_fees=int(fees or 0) / 100,
+            points_earned=int(points or 0),
+            cash_won=int(cash or 0) / 100,
+            last_played=str(last),
+        )
+        for _, game, played, fees, points, cash, last in rows
+        if game is not None
+    ]
+    return PlayerSummary(user_name=user_name, display_name=str(rows[0][0]), games=games)
+
+
+class SqliteStats:
+    """`PlayerStatsBackend` over `<data_dir>/stats.sqlite`, read-only, one connection a thread."""
+
+    kind = "embedded"
+
+    def __init__(self, path: Path, transactions: int | None = None):
+        self.path = Path(path)
+        self.where = str(self.path)
+        self._transactions = transactions  # size to generate if the file is missing
+        self._create_lock = threading.Lock()
+        self._local = threading.local()
+
+    @classmethod
+    def from_settings(cls, settings) -> SqliteStats:
+        return cls(Path(settings.voicedesk_data_dir) / "stats.sqlite")
+
+    # --- the protocol ---------------------------------------------------------------------
+
+    def player_summary(self, user_name: str) -> PlayerSummary | None:
+        rows = self._query(PLAYER_SUMMARY_SQL, (user_name,))
+        return summary_from_rows(user_name, rows)
+
+    def player_names(self) -> list[str]:
+        return [name for (name,) in self._query(PLAYER_NAMES_SQL, ())]
+
+    def check(self) -> None:
+        self._query(HEALTH_SQL, ())
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: tuple) -> list[tuple]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except (sqlite3.Error, OSError):
+            self._drop_connection()
+            raise ToolUnavailable(
+                f"The player statistics file {self.path} cannot be read; run "
+                "'python -m assistant demo-data' to rebuild it."
+            ) from None
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's read-only connection; reopened when the file was replaced."""
+        self._ensure_file()
+        stat = os.stat(self.path)
+        identity = (stat.st_ino, stat.st_mtime_ns)
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.identity == identity:
+            return conn
+        self._drop_connection()
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        self._local.conn, self._local.identity = conn, identity
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def _ensure_file(self) -> None:
+        if self.path.exists():
+            return
+        from assistant.demo_data import DEFAULT_TRANSACTIONS, write_stats_db
+
+        with self._create_lock:  # one thread builds it; the rename makes it appear whole
+            if not self.path.exists():
+                write_stats_db(self.path, self._transactions or DEFAULT_TRANSACTIONS)
