@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 from pathlib import Path
 
 from assistant.config import ConfigError, Settings, load_settings
@@ -190,7 +191,7 @@ def cmd_tools(args: argparse.Namespace, settings: Settings) -> int:
         backend = owner.get(name)
         where = f"{backend.kind}: {backend.where}" if backend else "built in"
         print(f"{name:22} {where}")
-        print(f"{'':22} {tool.description.split('. ')[0]}.")
+        print(f"{'':22} {textwrap.shorten(tool.description, 100, placeholder=' ...')}")
     return 0
 
 
