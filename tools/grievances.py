@@ -205,7 +205,8 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
                 "Register a new grievance (complaint ticket) for a player when they report a "
                 "problem and want it looked into, e.g. 'I was charged twice', 'my points were not "
                 "credited', 'the game keeps crashing', 'file a complaint'. Only when the customer "
-                "asks to report or complain; at most once per question."
+                "asks to report, complain, file a complaint or register a grievance; at most once "
+                "per question."
             ),
             args_model=RegisterArgs,
             run=register,

@@ -63,11 +63,13 @@ def make_tool(backend: HelpSearchBackend) -> Tool:
     return Tool(
         name="search_help_center",
         description=(
-            "Search the help-centre manuals (account and security, two-step verification, wallet "
-            "and payments, withdrawals, rewards and points, troubleshooting launch, crash and lag "
-            "problems, fair play and reporting cheaters, the beta programme, parental controls, "
-            "contacting support) for how-to questions and policies. Use it for 'how do I ...', "
-            "'why can't I ...' and 'what is the rule for ...' questions."
+            "Search the help-centre manuals (account and security: passwords, sign-in and "
+            "two-step verification; wallet and payments: deposits, withdrawals and limits; rewards "
+            "and points: how they are earned and when they expire; troubleshooting when the app "
+            "or a game will not open, crashes, freezes or lags; fair play and reporting cheaters; "
+            "the beta programme; parental controls; contacting support) for how-to questions and "
+            "policies. Use it for 'how do I ...', 'how long does ...', 'why can't I ...', "
+            "'what should I do ...' and 'what is the rule for ...' questions."
         ),
         args_model=SearchArgs,
         run=run,

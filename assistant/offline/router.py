@@ -1,0 +1,494 @@
+"""A deterministic router: from a question and the OFFERED tools to none, one or several calls.
+
+It knows no tool by name. It reads each tool's description (its words and its quoted example
+phrasings), the "only when ..." condition a description may state, and the JSON schema of the
+arguments (enums and their explanations, ids, people, free text), then:
+
+1. splits the question into requests ("how many games did I play and do I have tickets");
+2. scores every tool for each request: words shared with the tool's description weighted by
+   how specific they are across the offered tools (idf), plus how much of the tool's closest
+   example phrasing was said, plus evidence from the arguments (a ticket number was said);
+3. fills the chosen tool's arguments from the words; when a required one cannot be filled
+   (no customer known and none named) it asks back instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from threading import Lock
+from typing import Any, Literal
+
+from assistant.offline.lexicon import (
+    STOP_WORDS,
+    SYNONYM_GROUPS,
+    content_stems,
+    expand_synonyms,
+    stem,
+    word_set,
+    words,
+)
+from assistant.offline.normalize import normalize
+from assistant.offline.toolspec import Example, ParamSpec, ToolSpec, parse_tools, unquoted
+
+MIN_SCORE = 1.0  # below this a request maps to no tool (measured on tests/offline fixtures)
+EXAMPLE_WEIGHT = 1.6  # a fully said example phrasing counts as much as ~1-2 specific words
+TEMPLATE_SCORE = 1.2  # a question opening like a "how do I ..." template: enough alone
+SYNONYM_CREDIT = 0.7  # a word matched only through a synonym or a shared prefix
+
+_REQUEST_OPENERS = word_set(
+    """what whats how why when where which who whom whose is are was were do does did can could
+    would will should shall any show list tell give check look find search get register file
+    report open raise log lodge complain i'd id i'm please also"""
+)
+_SPLITTERS = re.compile(r"(?<=[.?!;])\s+|,?\s+\b(?:and|also|plus|then)\b\s+", re.IGNORECASE)
+_FILLER_OPENERS = re.compile(
+    r"^(?:(?:hi|hello|hey|okay|ok|so|well|please|yes|um|uh)\b[,.!]?\s*)+", re.IGNORECASE
+)
+_POLITE = re.compile(
+    r"^(?:(?:can|could|would) you (?:please )?(?:tell me |help me |check |look up )?|"
+    r"i (?:want|would like|need|'d like) to know |please |tell me )",
+    re.IGNORECASE,
+)
+_GREETINGS = {"hi", "hello", "hey", "morning", "afternoon", "evening", "good"}
+_THANKS = {"thanks", "thank", "cheers", "great", "bye", "goodbye"}
+_NAME_CUES = {"player", "user", "customer", "username", "account", "for", "about", "of", "named"}
+_PRONOUNS = {"i", "me", "my", "mine", "we", "our", "you", "your", "he", "she", "they", "them"}
+_NUMBER_WORDS = word_set(
+    "zero one two three four five six seven eight nine ten eleven twelve once twice"
+)
+
+DecisionKind = Literal["tools", "clarify", "unknown", "chat"]
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class Decision:
+    kind: DecisionKind
+    calls: list[Call] = field(default_factory=list)
+    say: str | None = None  # what to answer when no tool is called
+    question: str = ""  # the normalised question the decision was made on
+    scores: list[dict[str, float]] = field(default_factory=list)  # per request, for the trace
+
+
+@dataclass
+class _Scored:
+    spec: ToolSpec
+    score: float
+    example: float
+
+
+class ToolIndex:
+    """The offered tools, parsed once, with the weights the scoring needs."""
+
+    def __init__(self, tools: list[dict[str, Any]], key_prefixes: set[str] | None = None):
+        self.specs = parse_tools(tools)
+        self.key_prefixes = set(key_prefixes or ())
+        for spec in self.specs:
+            for param in spec.params:
+                self.key_prefixes |= param.key_prefixes
+        # Words of the tools are not names ("Wallet" capitalised by speech-to-text is no
+        # player); their quoted example values ('maria') are left out on purpose.
+        self.vocabulary_words = {
+            w
+            for spec in self.specs
+            for w in words(unquoted(f"{spec.name.replace('_', ' ')} {spec.description}"))
+            + [w for p in spec.params for w in words(unquoted(p.description))]
+            + [w for p in spec.params for w in words(" ".join(map(str, p.enum)).replace("_", " "))]
+        }
+        self.vocabulary_stems = {stem(w) for w in self.vocabulary_words}
+
+    def idf(self, specs: list[ToolSpec]) -> dict[str, float]:
+        """How specific each word is among `specs` (the tools that could apply to a question)."""
+        df: dict[str, int] = {}
+        for spec in specs:
+            for term in set(spec.doc):
+                df[term] = df.get(term, 0) + 1
+        # 1.5 for a word only one tool has, about 0.5 for one they all have: whatever the number
+        # of tools, a matched word counts, and a distinctive one counts three times as much.
+        n = len(specs)
+        top = math.log((n + 1) / 1.5)
+        return {t: 0.5 + math.log((n + 1) / (c + 0.5)) / top for t, c in df.items()}
+
+    def capabilities(self) -> str:
+        """What the assistant can do, said from the tools' own descriptions."""
+        heads = [_lower_first(spec.headline) for spec in self.specs if spec.headline]
+        if not heads:
+            return (
+                "I can only answer simple questions offline, and no tools are available right now."
+            )
+        return "I can " + _join(heads) + "."
+
+
+_CACHE: OrderedDict[str, ToolIndex] = OrderedDict()
+_CACHE_LOCK = Lock()
+
+
+def index_for(tools: list[dict[str, Any]], key_prefixes: set[str] | None = None) -> ToolIndex:
+    """Parse each distinct tool set once (the same tools come with every request)."""
+    key = json.dumps([tools, sorted(key_prefixes or ())], sort_keys=True, default=str)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    index = ToolIndex(tools, key_prefixes)
+    with _CACHE_LOCK:
+        _CACHE[key] = index
+        while len(_CACHE) > 16:
+            _CACHE.popitem(last=False)
+    return index
+
+
+def route(
+    question: str,
+    tools: list[dict[str, Any]],
+    customer: str | None = None,
+    tool_choice: Any = "auto",
+    key_prefixes: set[str] | None = None,
+) -> Decision:
+    """Decide what to do with `question` given the offered `tools` and the customer, if known."""
+    index = index_for(tools, key_prefixes)
+    text = normalize(question, index.key_prefixes)
+    if tool_choice == "none" or not index.specs:
+        return Decision("unknown", say=_cannot(text, index), question=text)
+    forced = _forced_name(tool_choice)
+    requests = split_requests(text)
+    person = named_person(text, index)
+    all_stems = set(content_stems(text))
+    calls: list[Call] = []
+    scores: list[dict[str, float]] = []
+    missing: list[tuple[ToolSpec, ParamSpec]] = []
+    for request in requests:
+        ranked = _rank(request, all_stems, index)
+        scores.append({r.spec.name: round(r.score, 3) for r in ranked})
+        if forced:
+            ranked = [r for r in ranked if r.spec.name == forced]
+        elif tool_choice == "required" and not calls and request is requests[-1]:
+            pass  # must call something: take the best even below the threshold
+        else:
+            ranked = [r for r in ranked if r.score >= MIN_SCORE]
+        if not ranked:
+            continue
+        spec = ranked[0].spec
+        if any(c.name == spec.name for c in calls):
+            continue
+        arguments, lacking = fill_arguments(spec, request, text, customer, person, index)
+        if lacking:
+            missing.append((spec, lacking))
+            continue
+        calls.append(Call(spec.name, arguments))
+    if calls:
+        return Decision("tools", calls, question=text, scores=scores)
+    if missing:
+        return Decision("clarify", say=ask_for(*missing[0]), question=text, scores=scores)
+    if not set(words(text)) - STOP_WORDS - _GREETINGS - _THANKS:
+        return Decision("chat", say=_small_talk(text, index), question=text, scores=scores)
+    return Decision("unknown", say=_cannot(text, index), question=text, scores=scores)
+
+
+def split_requests(text: str) -> list[str]:
+    """Separate requests; a piece that does not open like a request stays with its neighbour.
+
+    "I was charged twice and I want to file a complaint" is one request (a statement then the
+    ask); "how many games did I play and do I have any tickets" is two.
+    """
+    pieces = [p.strip(" ,") for p in _SPLITTERS.split(text) if p and p.strip(" ,")]
+    requests: list[str] = []
+    for piece in pieces:
+        first = _first_word(piece)
+        opens = first in _REQUEST_OPENERS or piece.rstrip().endswith("?")
+        if requests and (not opens or not _is_request(requests[-1])):
+            requests[-1] = f"{requests[-1]} {piece}"
+        else:
+            requests.append(piece)
+    return requests or [text]
+
+
+def _is_request(piece: str) -> bool:
+    return _first_word(piece) in _REQUEST_OPENERS or piece.rstrip().endswith("?")
+
+
+def _first_word(piece: str) -> str:
+    found = words(_FILLER_OPENERS.sub("", piece))
+    return found[0] if found else ""
+
+
+def _rank(request: str, all_stems: set[str], index: ToolIndex) -> list[_Scored]:
+    stems = set(content_stems(request))
+    expanded = expand_synonyms(stems, SYNONYM_GROUPS)
+    said_words = words(_FILLER_OPENERS.sub("", _POLITE.sub("", _FILLER_OPENERS.sub("", request))))
+    said_all = expand_synonyms(all_stems, SYNONYM_GROUPS)
+    # "Only when the customer asks to report or complain": the others are out of the running.
+    eligible = [s for s in index.specs if not s.gate or any(_matches(g, said_all) for g in s.gate)]
+    idf = index.idf(eligible)
+    ranked = []
+    for spec in eligible:
+        doc = sum(_credit(t, spec.doc, idf) for t in stems)
+        example = max(
+            (_example_score(ex, expanded, said_words, idf) for ex in spec.examples), default=0.0
+        )
+        score = doc + example + _argument_evidence(spec, request, index)
+        ranked.append(_Scored(spec, score, example))
+    ranked.sort(key=lambda r: (r.score, r.example), reverse=True)
+    return ranked
+
+
+def _credit(term: str, doc: Any, idf: dict[str, float]) -> float:
+    """The weight of the description word that `term` matches: itself, a synonym or a longer form."""
+    if term in doc:
+        return idf.get(term, 0.0)
+    best = 0.0
+    for other in expand_synonyms({term}, SYNONYM_GROUPS) - {term}:
+        if other in doc:
+            best = max(best, SYNONYM_CREDIT * idf.get(other, 0.0))
+    if len(term) >= 5:
+        for other in doc:  # complain / complaint, cheat / cheater
+            if len(other) >= 5 and (other.startswith(term) or term.startswith(other)):
+                best = max(best, SYNONYM_CREDIT * idf.get(other, 0.0))
+    return best
+
+
+def _matches(term: str, said: set[str]) -> float:
+    if term in said:
+        return 1.0
+    if len(term) >= 5 and any(
+        len(s) >= 5 and (s.startswith(term) or term.startswith(s)) for s in said
+    ):
+        return SYNONYM_CREDIT
+    return 0.0
+
+
+def _example_score(
+    ex: Example, expanded: set[str], said: list[str], idf: dict[str, float]
+) -> float:
+    """How much of a quoted example was said; a template ("how do I ...") by its opening."""
+    if ex.prefix:
+        return TEMPLATE_SCORE if tuple(said[: len(ex.prefix)]) == ex.prefix else 0.0
+    if not ex.stems:
+        return 0.0
+    total = sum(max(idf.get(t, 0.0), 0.05) for t in ex.stems)
+    hit = sum(max(idf.get(t, 0.0), 0.05) * _matches(t, expanded) for t in ex.stems)
+    coverage = hit / total
+    return EXAMPLE_WEIGHT * coverage * coverage  # half an example is weak evidence
+
+
+def _argument_evidence(spec: ToolSpec, request: str, index: ToolIndex) -> float:
+    """A said ticket number speaks for a tool that takes one; a needed one not said, against."""
+    evidence = 0.0
+    for param in spec.params:
+        if param.kind in ("id", "number"):
+            if _find_id(param, request, index) is not None:
+                evidence += 0.8
+            elif param.required:
+                evidence -= 0.6
+    return evidence
+
+
+# ---- arguments -------------------------------------------------------------------------
+
+
+def fill_arguments(
+    spec: ToolSpec,
+    request: str,
+    question: str,
+    customer: str | None,
+    person: str | None,
+    index: ToolIndex,
+) -> tuple[dict[str, Any], ParamSpec | None]:
+    """The arguments for `spec`, or the first required parameter that could not be filled."""
+    arguments: dict[str, Any] = {}
+    for param in spec.params:
+        value = _value_for(param, spec, request, question, customer, person, index)
+        if value is None:
+            if param.required:
+                return arguments, param
+            continue
+        arguments[param.name] = value
+    return arguments, None
+
+
+def _value_for(
+    param: ParamSpec,
+    spec: ToolSpec,
+    request: str,
+    question: str,
+    customer: str | None,
+    person: str | None,
+    index: ToolIndex,
+) -> Any:
+    if param.kind == "person":
+        value = person or customer
+        if value and param.pattern and not re.fullmatch(param.pattern, value):
+            return None
+        return value
+    if param.kind == "enum":
+        return choose_enum(param, question)
+    if param.kind == "id":
+        return _find_id(param, request, index) or _find_id(param, question, index)
+    if param.kind == "number":
+        found = _find_id(param, request, index)
+        if found is None:
+            return None
+        digits = re.sub(r"\D", "", found)
+        return (int(digits) if param.type == "integer" else float(digits)) if digits else None
+    if param.kind == "boolean":
+        said = set(content_stems(request))
+        return bool(said & set(content_stems(param.name.replace("_", " "))))
+    if param.kind == "freetext":
+        # A description of a problem keeps everything said; a search keeps this request only.
+        source = question if _is_description(param) else request
+        return _clean_free_text(source)
+    return _find_entity(request, index) or _find_entity(question, index)
+
+
+def _is_description(param: ParamSpec) -> bool:
+    return param.name.lower() in ("description", "details", "detail", "body", "problem", "reason")
+
+
+def choose_enum(param: ParamSpec, question: str) -> Any:
+    """The enum value whose own words and explanation best match what was said."""
+    stems = expand_synonyms(set(content_stems(question)), SYNONYM_GROUPS)
+    docs = {
+        value: set(
+            content_stems(f"{str(value).replace('_', ' ')} {param.glosses.get(str(value), '')}")
+        )
+        for value in param.enum
+        if value != param.fallback
+    }
+    df: dict[str, int] = {}
+    for doc in docs.values():
+        for term in doc:
+            df[term] = df.get(term, 0) + 1
+    best, best_score = param.fallback, 0.0
+    for value, doc in docs.items():
+        score = sum(
+            math.log((len(docs) + 1) / (df.get(t, 0) + 0.5)) * _matches(t, doc) for t in stems
+        )
+        if score > best_score:
+            best, best_score = value, score
+    return best
+
+
+def _find_id(param: ParamSpec, text: str, index: ToolIndex) -> str | None:
+    """A ticket key ('GRV-12') or a number, preferring one said next to the argument's noun."""
+    keys = re.findall(r"\b([A-Z]{2,10})-(\d{1,9})\b", text)
+    for prefix, number in keys:
+        if not param.key_prefixes or prefix in param.key_prefixes or prefix in index.key_prefixes:
+            return f"{prefix}-{number}"
+    tokens = re.findall(r"[A-Za-z']+|\d+(?:\.\d+)?", text)
+    cues = {stem(w) for w in words(param.noun + " " + param.name.replace("_", " "))}
+    cues |= expand_synonyms(cues, SYNONYM_GROUPS) | {"number", "no", "id", "key", "#"}
+    numbers = [(i, t) for i, t in enumerate(tokens) if t[0].isdigit()]
+    if not numbers:
+        return None
+    for i, number in numbers:
+        before = [stem(t.lower()) for t in tokens[max(0, i - 3) : i]]
+        if cues & set(before):
+            return number
+    return numbers[-1][1] if len(numbers) == 1 else None
+
+
+def named_person(text: str, index: ToolIndex) -> str | None:
+    """A player named in the question: "Maria's games", "for player sam", "did Alex play"."""
+    tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|[.?!]", text)
+    sentence_start = True
+    for i, raw in enumerate(tokens):
+        if raw in ".?!":
+            sentence_start = True
+            continue
+        possessive = raw.lower().endswith("'s")
+        token = (raw[:-2] if possessive else raw).rstrip(".-")
+        lower = token.lower()
+        previous = tokens[i - 1].lower() if i > 0 else ""
+        start, sentence_start = sentence_start, False
+        if (
+            lower in STOP_WORDS
+            or lower in _PRONOUNS
+            or lower in _NUMBER_WORDS
+            or lower in index.vocabulary_words
+            or stem(lower) in index.vocabulary_stems
+            or token.isupper()
+            or len(token) < 2
+        ):
+            continue
+        capitalised = token[0].isupper() and not start
+        if possessive or capitalised or previous in _NAME_CUES:
+            return lower
+    return None
+
+
+def _find_entity(text: str, index: ToolIndex) -> str | None:
+    """A short named thing for a free string argument such as `city`: 'Paris', 'in london'."""
+    tokens = re.findall(r"[A-Za-z][A-Za-z\-]*|[.?!]", text)
+    for i, token in enumerate(tokens):
+        lower = token.lower()
+        if lower in STOP_WORDS or lower in _PRONOUNS or lower in index.vocabulary_words:
+            continue
+        after_preposition = i > 0 and tokens[i - 1].lower() in {
+            "in",
+            "at",
+            "for",
+            "from",
+            "to",
+            "about",
+        }
+        if (token[0].isupper() and i > 0 and tokens[i - 1] not in ".?!") or after_preposition:
+            return token
+    return None
+
+
+def _clean_free_text(text: str) -> str:
+    cleaned = _POLITE.sub("", _FILLER_OPENERS.sub("", text.strip())).strip()
+    return (cleaned or text.strip())[:500]
+
+
+# ---- what to say when no tool is called ----------------------------------------------
+
+
+def ask_for(spec: ToolSpec, param: ParamSpec) -> str:
+    """A question back for a required argument that was not said."""
+    if param.kind == "person":
+        return f"Which {param.noun} is this about?"
+    if param.kind in ("id", "number"):
+        return f"Which {param.noun} number is it?"
+    if param.kind == "enum":
+        options = [str(v).replace("_", " ") for v in param.enum]
+        return f"Which {param.noun.replace('_', ' ')} is it: {_join(options, 'or')}?"
+    return f"Which {param.noun.replace('_', ' ')} do you mean?"
+
+
+def _cannot(text: str, index: ToolIndex) -> str:
+    return "Sorry, I can't help with that offline. " + index.capabilities()
+
+
+def _small_talk(text: str, index: ToolIndex) -> str:
+    said = set(words(text))
+    if said & _THANKS:
+        return "You're welcome. " + index.capabilities()
+    if said & _GREETINGS:
+        return "Hello! " + index.capabilities()
+    return index.capabilities()
+
+
+def _forced_name(tool_choice: Any) -> str | None:
+    if isinstance(tool_choice, dict):
+        return (tool_choice.get("function") or {}).get("name")
+    return None
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _join(items: list[str], conjunction: str = "and") -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1]

