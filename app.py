@@ -1,0 +1,87 @@
+"""VoiceDesk's page: record or type a question, watch it being worked on, hear and read the
+answer. This file only renders and wires; the engine is in assistant/, the page's helpers in
+page/. Run it with `streamlit run app.py`."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import streamlit as st
+
+st.set_page_config(
+    page_title="VoiceDesk",
+    page_icon=":material/headset_mic:",
+    layout="centered",
+    initial_sidebar_state="expanded",
+)
+
+from assistant.config import ConfigError  # noqa: E402  (set_page_config must come first)
+from page import auth, resources  # noqa: E402
+from page.asking import Turn, answer  # noqa: E402
+from page.conversation import (  # noqa: E402
+    notice_body,
+    render_exchange,
+    render_failed,
+    render_live_answer,
+    render_question,
+)
+from page.intro import render_intro  # noqa: E402
+from page.sidebar import render_sidebar  # noqa: E402
+from page.state import page_state  # noqa: E402
+
+log = logging.getLogger("voicedesk.page")
+
+agent = auth.require_staff()  # stops here with a sign-in screen when sign-in is configured
+try:
+    settings = resources.settings()
+    resources.tools()
+except ConfigError as exc:
+    st.error(str(exc), icon=":material/settings:")
+    st.stop()
+except Exception:
+    log.exception("the page could not start")
+    st.error("VoiceDesk could not start; the details are in the log.", icon=":material/error:")
+    st.stop()
+
+state = page_state(st.session_state)
+choices = render_sidebar(state, settings, agent)
+render_intro(settings, state)
+
+for number, exchange in enumerate(state.conversation.exchanges):
+    render_exchange(exchange, f"{state.conversation_no}-{number}")
+
+with st.bottom:
+    recording = st.audio_input("Ask by voice", key="mic", sample_rate=16000)
+    typed = st.chat_input("…or type a question and press Enter", key="typed")
+
+
+def retry(kind: str) -> None:
+    state.retry = kind
+
+
+offline_offered = "offline" in resources.providers() and choices.provider != "offline"
+show_notice = partial(notice_body, offline_offered=offline_offered, on_retry=retry)
+
+taken = state.take_question(recording, typed)
+if taken is not None:
+    question, override = taken
+    turn = Turn(
+        provider=override or choices.provider,
+        model=settings.voicedesk_model if override else choices.model,
+        voice=None if override else choices.voice,
+        customer=choices.customer,
+        agent=agent,
+    )
+    show_words = render_question(question)
+    key = f"{state.conversation_no}-{len(state.conversation.exchanges)}"
+    reply = render_live_answer(
+        lambda status: answer(state, question, turn, resources.engine, status),
+        key,
+        notice=lambda: show_notice(state.notice),
+    )
+    if reply is not None:
+        show_words(state.conversation.exchanges[-1].user_text)
+elif state.notice is not None and state.failed is not None:
+    render_question(state.failed)
+    render_failed(lambda: show_notice(state.notice))

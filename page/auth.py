@@ -1,0 +1,57 @@
+"""Sign-in for staff, only when `.streamlit/secrets.toml` has an [auth] section (OpenID Connect,
+e.g. Microsoft Entra ID). Without it the page is open and no agent name is attached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+SHARED_KEYS = {"redirect_uri", "cookie_secret", "expose_tokens"}
+
+
+def auth_section(secrets: Any) -> Mapping[str, Any] | None:
+    """The [auth] section, or None when sign-in is not configured (or there is no secrets file)."""
+    try:
+        section = secrets.get("auth") if hasattr(secrets, "get") else None
+    except Exception:  # no secrets.toml at all, or one that does not parse
+        return None
+    return section if isinstance(section, Mapping) else None
+
+
+def provider_names(section: Mapping[str, Any]) -> list[str | None]:
+    """Named providers ([auth.microsoft], ...) or [None] for the unnamed one in [auth] itself."""
+    named = [name for name, value in section.items() if isinstance(value, Mapping)]
+    return named or [None]
+
+
+def agent_name(user: Mapping[str, Any]) -> str | None:
+    """The signed-in person's name as grievances should carry it."""
+    for claim in ("name", "preferred_username", "email"):
+        value = user.get(claim)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def require_staff() -> str | None:
+    """With sign-in configured: the signed-in agent's name, or the sign-in screen and stop.
+    Without it: None (the page is open)."""
+    section = auth_section(st.secrets)
+    if section is None:
+        return None
+    if st.user.get("is_logged_in"):
+        return agent_name(st.user) or "signed-in agent"
+    _sign_in_screen(provider_names(section))
+    st.stop()
+    return None  # not reached
+
+
+def _sign_in_screen(names: list[str | None]) -> None:
+    st.title("VoiceDesk")
+    st.write("VoiceDesk is for support staff. Please sign in with your work account.")
+    for name in names:
+        label = f"Sign in with {name.capitalize()}" if name else "Sign in"
+        if st.button(label, type="primary", icon=":material/login:", key=f"login-{name}"):
+            st.login(name)

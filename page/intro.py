@@ -1,0 +1,32 @@
+"""The top of the page: what VoiceDesk does, and, while no model is configured, how to connect
+one and the company's own systems."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from assistant.config import Settings
+from page.state import PageState
+
+CONNECT_NOTE = (
+    "**Running on this machine with demo data.** "
+    "To answer with OpenAI set `OPENAI_API_KEY`; for Azure OpenAI set `AZURE_OPENAI_ENDPOINT` and "
+    "`AZURE_OPENAI_DEPLOYMENT`. To use the company's systems set `SQL_CONNECTION_STRING` (player "
+    "statistics), `AZURE_SEARCH_ENDPOINT` (help centre) and `JIRA_SERVER` (grievances). Every "
+    "setting is described in `.streamlit/secrets.toml.example`."
+)
+
+
+def render_intro(settings: Settings, state: PageState) -> None:
+    st.markdown("### Ask VoiceDesk")
+    # Always one container, empty or not: what follows keeps its place on the page, so the
+    # browser never rebuilds (and replays) the answers below.
+    with st.container(key="intro"):
+        if state.conversation.exchanges:
+            return
+        st.caption(
+            "Record a question with the microphone below, or type it. The answer is spoken and "
+            "written, with what was looked up to give it."
+        )
+        if settings.provider == "offline":
+            st.info(CONNECT_NOTE, icon=":material/info:")

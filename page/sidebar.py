@@ -1,0 +1,145 @@
+"""The sidebar: who is signed in, the customer being helped, the model and voice for this
+session, the health of each support system, and the conversation's controls."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from assistant.config import Settings, voices_for
+from page import resources
+from page.markup import md_escape
+from page.state import PageState
+
+NOBODY = "No one in particular"
+
+
+@dataclass(frozen=True)
+class Choices:
+    provider: str
+    model: str
+    voice: str | None  # None: the engine's default (the offline engine has its own voice)
+    customer: str | None
+
+
+def render_sidebar(state: PageState, settings: Settings, agent: str | None) -> Choices:
+    with st.sidebar:
+        st.markdown("## :material/headset_mic: VoiceDesk")
+        if agent:
+            _signed_in(agent)
+        customer = _customer(settings)
+        provider, model, voice = _model_and_voice(settings)
+        _conversation_controls(state)
+        _health()
+    return Choices(provider, model, voice, customer)
+
+
+def _signed_in(agent: str) -> None:
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(f"Signed in as **{md_escape(agent)}**")
+        st.button("Sign out", key="logout", type="tertiary", on_click=st.logout)
+
+
+def _customer(settings: Settings) -> str | None:
+    names_feed = resources.player_names()
+    names = names_feed.get(wait=resources.FIRST_VIEW_WAIT_S) or []
+    st.session_state.setdefault("customer", settings.voicedesk_customer)
+    current = st.session_state["customer"]
+    options: list[str | None] = [None, *names]
+    if current not in options:
+        options.append(current)
+    customer = st.selectbox(
+        "Customer being helped", options, key="customer",
+        format_func=lambda name: NOBODY if name is None else name,
+        help="The player the questions are about; the assistant is told who it is.",
+    )  # fmt: skip
+    if names_feed.error and not names:
+        st.caption(":material/warning: The player list is not available right now.")
+    return customer
+
+
+def _model_and_voice(settings: Settings) -> tuple[str, str, str | None]:
+    providers = resources.providers()
+    st.session_state.setdefault("provider", providers[0])
+    provider = st.selectbox(
+        "Answered by", providers, key="provider",
+        format_func=lambda name: resources.PROVIDER_NAMES.get(name, name),
+    )  # fmt: skip
+    models = resources.models_for(provider)
+    if st.session_state.get("model") not in models:
+        st.session_state["model"] = models[0]
+    if provider == "openai":
+        model = st.selectbox("Model", models, key="model")
+    else:
+        model = models[0]
+        where = (
+            settings.azure_openai_deployment
+            if provider == "azure"
+            else "speech engine on this machine"
+        )
+        st.caption(f"Model: **{md_escape(str(where or model))}**")
+    if provider == "offline":
+        return provider, model, None
+    voices = list(voices_for(model))
+    if st.session_state.get("voice") not in voices:
+        st.session_state["voice"] = (
+            settings.voicedesk_voice if settings.voicedesk_voice in voices else voices[0]
+        )
+    voice = st.selectbox("Voice", voices, key="voice", format_func=str.capitalize)
+    return provider, model, voice
+
+
+def _conversation_controls(state: PageState) -> None:
+    conversation = state.conversation
+    with st.container(horizontal=True):
+        st.button(
+            "New conversation", key="new-conversation", icon=":material/add_comment:",
+            on_click=state.new_conversation,
+        )  # fmt: skip
+        st.download_button(
+            "Transcript", data=conversation.to_markdown, key="download-transcript",
+            file_name=f"voicedesk-{time.strftime('%Y%m%d-%H%M')}.md", mime="text/markdown",
+            icon=":material/download:", on_click="ignore", disabled=not conversation.exchanges,
+            help="Download the conversation as Markdown",
+        )  # fmt: skip
+
+
+def _health() -> None:
+    st.markdown("**Support systems**")
+    try:
+        feed = resources.health()
+    except ImportError:
+        st.caption("Health checks are not available in this installation.")
+        return
+    rows = feed.get(wait=resources.FIRST_VIEW_WAIT_S)
+    if rows is None:
+        st.caption(
+            "Checking…" if feed.refreshing else f"Could not check: {md_escape(feed.error or '')}"
+        )
+        return
+    for row in rows:
+        st.markdown(health_line(row))
+        if not getattr(row, "ok", False) and getattr(row, "fix", None):
+            st.caption(md_escape(str(row.fix)))
+    st.button(
+        "Check again", key="health-refresh", type="tertiary", icon=":material/refresh:",
+        on_click=feed.refresh,
+    )  # fmt: skip
+
+
+def health_line(row: Any) -> str:
+    """'🟢 Player statistics — cloud · my-server (42 ms)' from a doctor Row."""
+    name = getattr(row, "tool", None) or getattr(row, "backend", None) or "backend"
+    ok, kind = getattr(row, "ok", False), getattr(row, "kind", "")
+    if not ok:
+        icon, what = ":red[:material/cancel:]", "down"
+    elif kind == "cloud":
+        icon, what = ":green[:material/cloud_done:]", "cloud"
+    else:
+        icon, what = ":blue[:material/database:]", "embedded demo data"
+    latency = getattr(row, "latency", None)
+    took = f" ({latency:.0f} ms)" if isinstance(latency, int | float) and ok else ""
+    return f"{icon} **{md_escape(str(name))}** — {what}{took}"
