@@ -27,6 +27,7 @@ def build_client(settings: Settings, provider: str | None = None) -> ModelClient
     """Build the client for `provider` (default: the one the settings choose)."""
     provider = provider or settings.provider
     timeout = settings.voicedesk_request_timeout
+    retries = settings.voicedesk_max_retries
     if provider == "azure":
         if not settings.azure_openai_endpoint:
             raise ConfigError(
@@ -45,6 +46,7 @@ def build_client(settings: Settings, provider: str | None = None) -> ModelClient
             azure_endpoint=settings.azure_openai_endpoint,
             api_version=settings.azure_openai_api_version,
             timeout=timeout,
+            max_retries=retries,
             **credentials,
         )
         return ModelClient(
@@ -59,6 +61,7 @@ def build_client(settings: Settings, provider: str | None = None) -> ModelClient
             api_key=key or "no-key",
             base_url=settings.openai_base_url or None,
             timeout=timeout,
+            max_retries=retries,
         )
         return ModelClient(
             "openai", settings.voicedesk_model, settings.voicedesk_transcribe_model or None, api

@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     voicedesk_customer: str | None = None
     voicedesk_data_dir: Path = PROJECT_ROOT / ".voicedesk"
     voicedesk_request_timeout: float = Field(60.0, gt=0)
+    voicedesk_max_retries: int = Field(2, ge=0, le=5)  # the SDK's retries of 429, 5xx, timeouts
     voicedesk_tool_timeout: float = Field(10.0, gt=0)
     voicedesk_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     voicedesk_keep_audio: bool = False  # write recordings and replies to the data dir
