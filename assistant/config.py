@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     azure_search_api_key: SecretStr | None = None
     azure_search_semantic_configuration: str | None = None
     azure_search_vector_field: str | None = None
+    # With a vector field: the Azure OpenAI (AZURE_OPENAI_ENDPOINT) embedding model and its
+    # deployment (default: named like the model); `index` embeds passages, the index's
+    # vectorizer embeds questions.
+    azure_search_embedding_model: str = "text-embedding-3-small"
+    azure_search_embedding_deployment: str | None = None
     # Grievances in Jira Cloud
     jira_server: str | None = None
     jira_email: str | None = None
