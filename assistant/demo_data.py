@@ -498,18 +498,28 @@ def main_demo_data(settings: Any, transactions: int | None = None) -> str:
     Rebuilds the statistics file and the help-centre index and upserts the seeded
     grievances. Grievances users registered are never touched.
     """
+    from assistant.config import ConfigError
     from tools.backends.local_search import MANUALS_DIR, build_index
     from tools.backends.local_tickets import LocalGrievances
+    from tools.base import ToolUnavailable
 
+    count = DEFAULT_TRANSACTIONS if transactions is None else transactions
+    if count < 0:
+        raise ConfigError("The number of transactions must be zero or more.")
     started = time.perf_counter()
     data_dir = Path(settings.voicedesk_data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    count = DEFAULT_TRANSACTIONS if transactions is None else transactions
-    written = write_stats_db(data_dir / "stats.sqlite", count)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        written = write_stats_db(data_dir / "stats.sqlite", count)
+        passages = build_index(data_dir / "search.sqlite", MANUALS_DIR)
+        seeded = LocalGrievances.from_settings(settings).reseed()
+    except (OSError, sqlite3.Error, ToolUnavailable):
+        raise ConfigError(
+            f"Could not write the demo data to {data_dir}; check that the folder is writable "
+            "or set VOICEDESK_DATA_DIR to one that is."
+        ) from None
     players = sum(1 for _ in iter_players())
-    passages = build_index(data_dir / "search.sqlite", MANUALS_DIR)
     manuals = len(list(MANUALS_DIR.glob("*.md")))
-    seeded = LocalGrievances.from_settings(settings).reseed()
     seconds = time.perf_counter() - started
     return (
         f"Wrote {written:,} games by {players} players, indexed {passages} help passages from "
