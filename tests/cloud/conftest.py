@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests.doubles.jira_double import JiraDouble
+from tests.doubles.search_double import SearchDouble
 from tests.support import isolate_env
 
 
@@ -36,3 +37,17 @@ def jira_double(_jira_server):
     _jira_server.reset()
     yield _jira_server
     _jira_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _search_server():
+    double = SearchDouble().start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def search_double(_search_server):
+    _search_server.reset()
+    yield _search_server
+    _search_server.reset()
