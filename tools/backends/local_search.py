@@ -399,7 +399,7 @@ class LocalHelpSearch:
                     text=body,
                     score=round(float(score), 4),
                     caption=best_sentence(marked) or None,
-                )  # fmt: skip
+                )
             )
             if len(passages) == top:
                 break
