@@ -26,8 +26,8 @@ from page.conversation import (  # noqa: E402
     render_live_answer,
     render_question,
 )
-from page.intro import render_intro  # noqa: E402
-from page.sidebar import render_sidebar  # noqa: E402
+from page.intro import intro_place, render_intro  # noqa: E402
+from page.sidebar import render_conversation_controls, render_sidebar  # noqa: E402
 from page.state import page_state  # noqa: E402
 
 log = logging.getLogger("voicedesk.page")
@@ -45,8 +45,8 @@ except Exception:
     st.stop()
 
 state = page_state(st.session_state)
-choices = render_sidebar(state, settings, agent)
-render_intro(settings, state)
+choices, controls = render_sidebar(settings, agent)
+intro = intro_place()
 
 for number, exchange in enumerate(state.conversation.exchanges):
     render_exchange(exchange, f"{state.conversation_no}-{number}")
@@ -85,3 +85,7 @@ if taken is not None:
 elif state.notice is not None and state.failed is not None:
     render_question(state.failed)
     render_failed(lambda: show_notice(state.notice))
+
+# Drawn last, so they already include this run's answer.
+render_intro(intro, settings, state)
+render_conversation_controls(controls, state)

@@ -35,15 +35,23 @@ def agent_name(user: Mapping[str, Any]) -> str | None:
     return None
 
 
+@st.cache_resource(show_spinner=False)
+def configured_providers() -> list[str | None] | None:
+    """Read once per process (Streamlit re-reads a missing secrets.toml on every access): the
+    sign-in providers, or None when sign-in is not configured. Restart after editing [auth]."""
+    section = auth_section(st.secrets)
+    return None if section is None else provider_names(section)
+
+
 def require_staff() -> str | None:
     """With sign-in configured: the signed-in agent's name, or the sign-in screen and stop.
     Without it: None (the page is open)."""
-    section = auth_section(st.secrets)
-    if section is None:
+    names = configured_providers()
+    if names is None:
         return None
     if st.user.get("is_logged_in"):
         return agent_name(st.user) or "signed-in agent"
-    _sign_in_screen(provider_names(section))
+    _sign_in_screen(names)
     st.stop()
     return None  # not reached
 

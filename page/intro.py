@@ -3,6 +3,8 @@ one and the company's own systems."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from assistant.config import Settings
@@ -17,11 +19,16 @@ CONNECT_NOTE = (
 )
 
 
-def render_intro(settings: Settings, state: PageState) -> None:
+def intro_place() -> Any:
+    """The top of the page. Always one container, empty or not, so what follows keeps its place
+    and the browser never rebuilds (and replays) the answers below. Filled by `render_intro`
+    at the end of the run, when it is known whether this run answered the first question."""
     st.markdown("### Ask VoiceDesk")
-    # Always one container, empty or not: what follows keeps its place on the page, so the
-    # browser never rebuilds (and replays) the answers below.
-    with st.container(key="intro"):
+    return st.container(key="intro")
+
+
+def render_intro(place: Any, settings: Settings, state: PageState) -> None:
+    with place:
         if state.conversation.exchanges:
             return
         st.caption(

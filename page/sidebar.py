@@ -25,16 +25,18 @@ class Choices:
     customer: str | None
 
 
-def render_sidebar(state: PageState, settings: Settings, agent: str | None) -> Choices:
+def render_sidebar(settings: Settings, agent: str | None) -> tuple[Choices, Any]:
+    """The session's choices, and a place for the conversation's controls, which are drawn
+    last (`render_conversation_controls`) so they include the answer of this very run."""
     with st.sidebar:
         st.markdown("## :material/headset_mic: VoiceDesk")
         if agent:
             _signed_in(agent)
         customer = _customer(settings)
         provider, model, voice = _model_and_voice(settings)
-        _conversation_controls(state)
+        controls = st.container()
         _health()
-    return Choices(provider, model, voice, customer)
+    return Choices(provider, model, voice, customer), controls
 
 
 def _signed_in(agent: str) -> None:
@@ -92,9 +94,9 @@ def _model_and_voice(settings: Settings) -> tuple[str, str, str | None]:
     return provider, model, voice
 
 
-def _conversation_controls(state: PageState) -> None:
+def render_conversation_controls(place: Any, state: PageState) -> None:
     conversation = state.conversation
-    with st.container(horizontal=True):
+    with place, st.container(horizontal=True):
         st.button(
             "New conversation", key="new-conversation", icon=":material/add_comment:",
             on_click=state.new_conversation,

@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from assistant.models import Reply, ToolCall, Usage
+from page.markup import md_escape as esc
 from page.progress import seconds, timeline
 
 SNIPPET_CHARS = 220
@@ -59,20 +60,20 @@ def points_by_game(data: dict[str, Any]) -> dict[str, list[Any]]:
 
 def citation(number: int, passage: dict[str, Any]) -> str:
     """One help-centre passage as a numbered citation: title, section, source file, snippet."""
-    head = f"**[{number}] {passage.get('title') or 'Untitled'}**"
+    head = f"**[{number}] {esc(str(passage.get('title') or 'Untitled'))}**"
     if passage.get("section"):
-        head += f" · {passage['section']}"
+        head += f" · {esc(str(passage['section']))}"
     if passage.get("source"):
-        head += f" — `{passage['source']}`"
+        head += f" — `{str(passage['source']).replace('`', '')}`"
     snippet = (passage.get("caption") or passage.get("text") or "").strip().replace("\n", " ")
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    return f"{head}  \n> {snippet}" if snippet else head
+    return f"{head}  \n> {esc(snippet)}" if snippet else head
 
 
 def ticket_card(ticket: dict[str, Any]) -> str:
     """A grievance ticket as a few lines of Markdown."""
-    title = f"**{ticket.get('key')}** · {ticket.get('status')}"
+    title = f"**{esc(str(ticket.get('key')))}** · {esc(str(ticket.get('status')))}"
     if ticket.get("queued"):
         title += " (queued for the ticket system)"
     facts = [
@@ -85,11 +86,11 @@ def ticket_card(ticket: dict[str, Any]) -> str:
         f"updated {_day(ticket.get('updated'))}" if ticket.get("updated") else "",
         f"due {_day(ticket.get('due_date'))}" if ticket.get("due_date") else "",
     ]
-    lines = [title, " · ".join(f for f in facts if f), " · ".join(d for d in dates if d)]
+    lines = [title, esc(" · ".join(f for f in facts if f)), " · ".join(d for d in dates if d)]
     if ticket.get("summary"):
-        lines.insert(1, str(ticket["summary"]))
+        lines.insert(1, esc(str(ticket["summary"])))
     if ticket.get("latest_comment"):
-        lines.append(f"_Latest note:_ {ticket['latest_comment']}")
+        lines.append(f"_Latest note:_ {esc(str(ticket['latest_comment']))}")
     return "  \n".join(line for line in lines if line)
 
 
@@ -140,16 +141,20 @@ def render_trace(reply: Reply) -> None:
     st.caption(f"**Timings** · {timings_line(reply)}")
     st.caption(f"**Usage** · {usage_line(reply.usage)} · {reply.provider}, {reply.model}")
     if reply.extra.get("warning"):
-        st.caption(f":material/warning: {reply.extra['warning']}")
+        st.caption(f":material/warning: {esc(str(reply.extra['warning']))}")
 
 
 def _render_call(call: ToolCall) -> None:
     mark = ":material/check_circle:" if call.ok else ":material/error:"
-    st.markdown(f"{mark} **{call.label}** · {seconds(call.ms)}")
-    st.caption(f"`{arguments_text(call)}`")
+    st.markdown(f"{mark} **{esc(call.label)}** · {seconds(call.ms)}")
+    code = arguments_text(call).replace("`", "'")
+    st.caption(f"`{code}`")
     result = call.result or {}
     if not call.ok:
-        st.warning(f"{call.summary} ({result.get('error', 'error')})", icon=":material/error:")
+        st.warning(
+            f"{esc(call.summary)} ({esc(str(result.get('error', 'error')))})",
+            icon=":material/error:",
+        )
         return
     data = result.get("data") or {}
     if call.name == "get_player_summary" and data.get("games"):
@@ -172,4 +177,4 @@ def _render_call(call: ToolCall) -> None:
     elif data.get("tickets"):
         st.dataframe(tickets_rows(data["tickets"]), hide_index=True)
     else:
-        st.markdown(call.summary)
+        st.markdown(esc(call.summary))

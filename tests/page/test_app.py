@@ -1,0 +1,268 @@
+"""The page under AppTest, answering with the Chat Completions double."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tests.page.helpers import (
+    ask_by_voice,
+    audios,
+    button,
+    input_audio_of,
+    messages,
+    question_wav,
+    silent_wav,
+    texts,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+PLAYER = ("get_player_summary", {"user_name": "maria"})
+SEARCH = ("search_help_center", {"query": "how do I withdraw"})
+ANSWER = "Maria played 75 games. To withdraw, open the wallet."
+
+
+def open_trace(at, index: int = 0):
+    """Open the "Behind the answer" panel of the index-th reply (it renders only when open)."""
+    at.session_state[f"trace-{at.session_state['voicedesk'].conversation_no}-{index}"] = True
+    return at.run()
+
+
+def test_first_open_shows_the_microphone_and_no_traceback(cloud_env, make_app):
+    at = make_app().run()
+    assert not at.exception
+    assert at.audio_input(key="mic").sample_rate == 16000
+    assert at.chat_input(key="typed")
+    assert "maria" in at.selectbox(key="customer").options
+    assert not messages(at, "user")
+
+
+def test_spoken_question_gets_transcript_audio_and_a_trace_of_the_tools(transcribing, make_app):
+    double = transcribing
+    double.reply_tool_calls([PLAYER, SEARCH]).reply_audio(ANSWER)
+    double.transcribe_as("How many games did I play, and how do I withdraw?")
+    at = make_app().run()
+    at.selectbox(key="customer").set_value("maria").run()
+    wav = question_wav()
+
+    ask_by_voice(at, wav)
+
+    assert not at.exception
+    assert not at.error
+    (user,), (assistant,) = messages(at, "user"), messages(at, "assistant")
+    assert texts(user) == ["How many games did I play, and how do I withdraw?"]
+    assert len(audios(user)) == 1, "the agent's own recording can be replayed"
+    assert ANSWER in texts(assistant)
+    (reply_audio,) = audios(assistant)
+    assert reply_audio.proto.autoplay, "the newest answer plays by itself"
+    (status,) = assistant.status
+    assert status.label.startswith("Answered in") and "2 tools" in status.label
+    stages = status.markdown[0].value
+    for label in ("Checking the recording", "Understanding the question",
+                  "Looking up maria's games", "Searching the help centre",
+                  "Composing the spoken answer"):  # fmt: skip
+        assert label in stages
+    first = double.chat_requests[0].json
+    assert input_audio_of(double.chat_requests[0]) is not None
+    assert {"role": "system", "content": "Customer being helped: maria"} in first["messages"]
+
+    at = open_trace(at)
+    (assistant,) = messages(at, "assistant")
+    (panel,) = assistant.expander
+    assert panel.label == "Behind the answer"
+    (games,) = panel.dataframe
+    assert {"Game", "Played", "Points", "Cash won"} <= set(games.value.columns)
+    assert panel.get("arrow_vega_lite_chart") or panel.get("vega_lite_chart"), "points chart"
+    citations = [t for t in texts(panel) if t.startswith("**[1]")]
+    assert citations and "`" in citations[0], "passages are cited with their source file"
+    captions = " ".join(c.value for c in panel.caption)
+    assert 'get_player_summary(user_name="maria")' in captions
+    assert "audio" in captions and "estimated cost $" in captions
+
+
+def test_a_rerun_neither_asks_again_nor_replays_the_answer(cloud_env, make_app):
+    double = cloud_env
+    double.reply_audio("Hello from the double.")
+    at = ask_by_voice(make_app().run(), question_wav())
+    asked = len(double.chat_requests)
+
+    at.run()
+
+    assert len(double.chat_requests) == asked
+    (assistant,) = messages(at, "assistant")
+    (reply_audio,) = audios(assistant)
+    assert not reply_audio.proto.autoplay
+
+
+def test_typed_question_is_answered_in_speech(cloud_env, make_app):
+    double = cloud_env
+    double.reply_audio("You can withdraw from the wallet page.")
+    at = make_app().run()
+
+    at.chat_input(key="typed").set_value("How do I withdraw my winnings?").run()
+
+    assert not at.exception
+    (user,), (assistant,) = messages(at, "user"), messages(at, "assistant")
+    assert texts(user) == ["How do I withdraw my winnings?"]
+    assert not audios(user)
+    assert "You can withdraw from the wallet page." in texts(assistant)
+    assert len(audios(assistant)) == 1
+    request = double.chat_requests[0].json
+    assert request["modalities"] == ["text", "audio"]
+    assert request["messages"][-1] == {"role": "user", "content": "How do I withdraw my winnings?"}
+
+
+def test_rejected_key_shows_one_sentence_and_try_again_resends_the_same_recording(
+    cloud_env, make_app
+):
+    double = cloud_env
+    double.fail(401, "Incorrect API key provided: sk-test-page.", code="invalid_api_key")
+    at = ask_by_voice(make_app().run(), question_wav())
+
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "OpenAI refused the API key; check OPENAI_API_KEY and try again."
+    ]
+    assert "sk-test-page" not in str(at.main), "no secret on the page"
+    (user,) = messages(at, "user")
+    assert len(audios(user)) == 1, "the question stays on the page"
+
+    double.reply_audio("Now it works.")
+    button(at, "Try again").click().run()
+
+    assert not at.error
+    assert "Now it works." in texts(messages(at, "assistant")[0])
+    first, second = double.chat_requests
+    assert input_audio_of(first) == input_audio_of(second)
+    assert len(at.session_state["voicedesk"].conversation.exchanges) == 1
+
+
+def test_conversation_stays_when_a_later_turn_fails(cloud_env, make_app):
+    double = cloud_env
+    double.reply_audio("First answer.").fail(429, "Rate limit reached.", code="rate_limit_exceeded")
+    at = make_app().run()
+    at.chat_input(key="typed").set_value("First question").run()
+    at.chat_input(key="typed").set_value("Second question").run()
+
+    assert "First answer." in texts(messages(at, "assistant")[0])
+    assert [e.value for e in at.error] == [
+        "OpenAI is busy (rate limit); wait a few seconds and try again."
+    ]
+    assert [texts(m)[0] for m in messages(at, "user")] == ["First question", "Second question"]
+
+
+def test_silent_recording_is_refused_without_a_pointless_try_again(cloud_env, make_app):
+    at = ask_by_voice(make_app().run(), silent_wav())
+
+    assert not at.exception
+    (error,) = at.error
+    assert "silent" in error.value
+    assert "Try again" not in [b.label for b in at.button]
+    assert cloud_env.chat_requests == [], "a silent recording never reaches the model"
+
+
+def test_unreachable_model_offers_answer_offline(cloud_env, make_app, monkeypatch):
+    double = cloud_env
+    double.close_connection()
+    at = ask_by_voice(make_app().run(), question_wav())
+
+    assert not at.exception
+    (error,) = at.error
+    assert "cannot be reached" in error.value
+    labels = [b.label for b in at.button]
+    assert "Try again" in labels and "Answer offline" in labels
+
+
+def test_new_conversation_forgets_the_exchanges_but_does_not_reask(cloud_env, make_app):
+    double = cloud_env
+    double.reply_audio("An answer.")
+    at = ask_by_voice(make_app().run(), question_wav())
+    assert messages(at, "assistant")
+
+    button(at, "New conversation").click().run()
+
+    assert not messages(at, "user") and not messages(at, "assistant")
+    assert len(double.chat_requests) == 1, "the recording still in the widget is not asked again"
+    assert at.session_state["voicedesk"].conversation.exchanges == []
+
+
+def test_two_sessions_share_no_conversation_or_customer(cloud_env, make_app):
+    double = cloud_env
+    double.reply_audio("Answer for the first tab.")
+    first, second = make_app().run(), make_app().run()
+    first.selectbox(key="customer").set_value("maria").run()
+    first.chat_input(key="typed").set_value("My games?").run()
+
+    second.run()
+
+    assert messages(first, "assistant")
+    assert not messages(second, "user") and not messages(second, "assistant")
+    assert second.selectbox(key="customer").value is None
+    assert first.session_state["voicedesk"] is not second.session_state["voicedesk"]
+
+
+def test_transcript_download_holds_the_conversation(cloud_env, make_app):
+    cloud_env.reply_audio("Your balance is fine.")
+    at = make_app().run()
+    (download,) = at.sidebar.download_button
+    assert download.proto.disabled, "nothing to download before the first answer"
+    at.chat_input(key="typed").set_value("Is my balance fine?").run()
+    (download,) = at.sidebar.download_button
+    assert not download.proto.disabled
+    markdown = at.session_state["voicedesk"].conversation.to_markdown()
+    assert "Is my balance fine?" in markdown and "Your balance is fine." in markdown
+
+
+def test_first_open_without_keys_says_how_to_connect(page_env, make_app):
+    at = make_app().run()
+
+    assert not at.exception
+    note = " ".join(i.value for i in at.info)
+    assert "OPENAI_API_KEY" in note and "AZURE_OPENAI_ENDPOINT" in note
+    assert "JIRA_SERVER" in note
+    assert at.audio_input(key="mic")
+
+
+def test_sign_in_is_required_when_auth_is_configured(cloud_env, make_app):
+    at = make_app()
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "not-a-real-secret",
+        "client_id": "id",
+        "client_secret": "secret",
+        "server_metadata_url": "https://login.example.com/.well-known/openid-configuration",
+    }
+    at.user = {"is_logged_in": False}
+    at.run()
+
+    assert not at.exception
+    assert "Sign in" in [b.label for b in at.button]
+    assert not at.get("audio_input"), "nothing to use before signing in"
+
+
+def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app):
+    double = cloud_env
+    grievance = {"category": "wallet", "description": "Charged twice for a deposit.",
+                 "user_name": "maria"}  # fmt: skip
+    double.reply_tool_calls([("register_grievance", grievance)]).reply_audio("Registered.")
+    at = make_app()
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                          "cookie_secret": "x", "client_id": "id", "client_secret": "s",
+                          "server_metadata_url": "https://login.example.com/.well-known/x"}  # fmt: skip
+    at.user = {"is_logged_in": True, "name": "Ana Agent", "email": "ana@example.com"}
+    at.run()
+    assert "Signed in as **Ana Agent**" in [c.value for c in at.sidebar.caption]
+
+    at.chat_input(key="typed").set_value("I was charged twice").run()
+
+    assert not at.exception
+    exchange = at.session_state["voicedesk"].conversation.exchanges[0]
+    (call,) = exchange.reply.tool_calls
+    assert call.ok
+    number = int(call.result["data"]["ticket"]["key"].rsplit("-", 1)[1])
+    store = page_env / "data" / "tickets.sqlite"  # the embedded ticket store
+    with sqlite3.connect(store) as db:
+        (agent,) = db.execute("SELECT agent FROM tickets WHERE number = ?", (number,)).fetchone()
+    assert agent == "Ana Agent"
