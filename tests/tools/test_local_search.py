@@ -260,3 +260,19 @@ def test_searching_from_threads(search):
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda q: search.search(q, top=1)[0].id, questions))
     assert results == [search.search(q, top=1)[0].id for q in questions]
+
+
+def test_common_words_are_pruned_without_losing_matches(tmp_path):
+    # "refund" is in every passage, "voucher" in one: the pruned query still finds that one,
+    # and a query of only the common word still returns passages.
+    passages = [
+        {"id": f"p{i}", "title": "T", "section": f"S{i}", "source": "s.md",
+         "text": "Refund rules." + (" Voucher codes too." if i == 3 else "")}
+        for i in range(40)
+    ]  # fmt: skip
+    build_index(tmp_path / "i.sqlite", passages=passages)
+    backend = LocalHelpSearch(tmp_path / "i.sqlite", manuals_dir=None)
+    assert backend.search("refund voucher", top=1)[0].id == "p3"
+    assert len(backend.search("refund", top=3)) == 3
+    build_index(tmp_path / "one.sqlite", passages=passages[:1])
+    assert LocalHelpSearch(tmp_path / "one.sqlite", manuals_dir=None).search("refund")

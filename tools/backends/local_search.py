@@ -372,7 +372,8 @@ class LocalHelpSearch:
         self._local = threading.local()
         self._listing: tuple | None = None  # the manuals' (name, size, mtime) last verified
         self._checked_at = float("-inf")
-        self._df_cache: dict[tuple[str, str], Any] = {}
+        self._df_cache: dict[str | None, int] = {}  # document frequencies, for pruning
+        self._df_identity: tuple[int, int] | None = None  # of the index file they count
 
     @classmethod
     def from_settings(cls, settings) -> LocalHelpSearch:
@@ -419,29 +420,29 @@ class LocalHelpSearch:
     def _informative(self, terms: list[str]) -> list[str]:
         """Terms minus those in half the passages or more, whose BM25 weight FTS5 sets to
         ~0 anyway: dropping them changes no ranking but spares scoring most of the index."""
-        counts = [self._document_frequency(term) for term in terms]
         total = self._document_frequency(None)
-        kept = [t for t, n in zip(terms, counts, strict=True) if n > 0 and 2 * n < total]
+        if total < 20:  # a tiny index: nothing to spare
+            return terms
+        counts = {term: self._document_frequency(term) for term in terms}
+        kept = [t for t in terms if counts[t] > 0 and 2 * counts[t] < total]
         if kept:
             return kept
-        return [min(zip(counts, terms, strict=True))[1]]  # only common words: the rarest
+        present = [t for t in terms if counts[t] > 0]
+        return [min(present, key=counts.__getitem__)] if present else terms  # the rarest
 
     def _document_frequency(self, term: str | None) -> int:
         """Passages containing `term` (all passages for None), cached per index file."""
         self._ensure_current()
         identity = self._identity()
+        if identity != self._df_identity:
+            self._df_cache, self._df_identity = {}, identity
         cache = self._df_cache
-        if cache.get(("", "identity")) != identity:
-            cache.clear()
-            cache[("", "identity")] = identity
-        key = ("term", term or "")
-        if key not in cache:
+        if term not in cache:
             if term is None:
-                (count,) = self._query(COUNT_SQL, ())[0]
+                cache[term] = self._query(COUNT_SQL, ())[0][0]
             else:
-                (count,) = self._query(COUNT_MATCH_SQL, (_quoted(term),))[0]
-            cache[key] = count
-        return cache[key]
+                cache[term] = self._query(COUNT_MATCH_SQL, (_quoted(term),))[0][0]
+        return cache[term]
 
     def _identity(self) -> tuple[int, int] | None:
         try:
