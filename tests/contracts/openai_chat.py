@@ -27,6 +27,7 @@ REQUEST = "CreateChatCompletionRequest"
 RESPONSE = "CreateChatCompletionResponse"
 STREAM_CHUNK = "CreateChatCompletionStreamResponse"
 TRANSCRIPTION = "CreateTranscriptionResponseJson"
+LONG = 256
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -72,8 +73,21 @@ def response_errors(body: Any) -> list[str]:
 def schema_errors(name: str, body: Any, *, closed: bool = False) -> list[str]:
     """Every schema violation of `body` against `$defs[name]`, in document order."""
     validator = _validator(name, closed)
-    found = sorted(validator.iter_errors(body), key=lambda e: _sort_key(e.absolute_path))
+    found = sorted(validator.iter_errors(_shorten(body)), key=lambda e: _sort_key(e.absolute_path))
     return [line for error in found for line in _explain(error)]
+
+
+def _shorten(value: Any) -> Any:
+    """`value` with long strings (base64 audio) cut to LONG characters, for speed and legible
+    errors: jsonschema puts the repr of every mismatching value into its errors, and a oneOf
+    makes many. Safe while no schema limits a string's length to more than LONG."""
+    if isinstance(value, str):
+        return value[:LONG]
+    if isinstance(value, dict):
+        return {key: _shorten(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shorten(item) for item in value]
+    return value
 
 
 def _sort_key(path: Any) -> list[tuple[int, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from tests.contracts import (
     validate_transcription,
 )
 from tests.contracts.extract import DEFAULT_SPEC, SOURCE_COMMIT, convert, extract, referenced
-from tests.contracts.openai_chat import SCHEMA_FILE
+from tests.contracts.openai_chat import LONG, SCHEMA_FILE
 from tests.doubles.speech import tone_wav
 
 WAV_B64 = base64.b64encode(tone_wav(0.2)).decode("ascii")
@@ -324,6 +325,14 @@ def test_the_committed_schema_is_valid_draft_2020_12_with_local_refs_only():
     assert "#/components/" not in text and '"nullable"' not in text
     assert SOURCE_COMMIT in document["$comment"]
     assert len(document["$defs"]) == 75
+
+
+def test_no_schema_limits_strings_beyond_what_the_validator_keeps():
+    # The validator cuts long strings (base64 audio) to LONG characters before checking them.
+    limits = re.findall(r'"maxLength": (\d+)', SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert limits and max(map(int, limits)) <= LONG
+    too_long = {**turn_request(), "safety_identifier": "x" * 65}
+    assert any("safety_identifier" in error for error in request_errors(too_long))
 
 
 def test_the_committed_schema_matches_the_spec():
