@@ -34,6 +34,7 @@ class AzureHelpSearch:
         vector_field: str | None = None,
         *,
         read_timeout: float = 5.0,
+        connect_timeout: float = 3.0,
         retry_total: int = 2,
         retry_backoff_factor: float = 0.3,
         credential: Any = None,
@@ -47,6 +48,7 @@ class AzureHelpSearch:
         self.semantic_configuration = semantic_configuration or None
         self.vector_field = vector_field or None
         self.read_timeout = read_timeout
+        self.connect_timeout = connect_timeout
         self.retry_total = retry_total
         self.retry_backoff_factor = retry_backoff_factor
         self._client: Any = None
@@ -65,6 +67,7 @@ class AzureHelpSearch:
             semantic_configuration=settings.azure_search_semantic_configuration,
             vector_field=settings.azure_search_vector_field,
             read_timeout=max(2.0, settings.voicedesk_tool_timeout / 2),
+            connect_timeout=min(3.0, max(1.0, settings.voicedesk_tool_timeout / 5)),
         )
 
     @property
@@ -103,6 +106,12 @@ class AzureHelpSearch:
         self._need_index()
         self.guard(lambda: self.client().get_document_count())
 
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     def _need_index(self) -> None:
         if not self.index_name:
             raise ToolUnavailable(
@@ -128,7 +137,7 @@ class AzureHelpSearch:
             "retry_total": self.retry_total,
             "retry_backoff_factor": self.retry_backoff_factor,
             "retry_backoff_max": 2,
-            "connection_timeout": 3,
+            "connection_timeout": self.connect_timeout,
             "read_timeout": self.read_timeout,
         }
 

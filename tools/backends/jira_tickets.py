@@ -113,7 +113,12 @@ class JiraGrievances:
     @classmethod
     def from_settings(cls, settings: Any) -> JiraGrievances:
         token = settings.jira_api_token.get_secret_value() if settings.jira_api_token else None
-        read = max(2.0, settings.voicedesk_tool_timeout / 2)
+        # Within one tool call (VOICEDESK_TOOL_TIMEOUT, 10 s by default) even a host that
+        # never answers costs at most 3 connect attempts and 2 short waits; past that the
+        # grievance is queued, never lost.
+        budget = settings.voicedesk_tool_timeout
+        connect = min(3.05, max(1.0, budget / 5))
+        read = max(2.0, budget / 2)
         return cls(
             server=settings.jira_server,
             email=settings.jira_email,
@@ -121,7 +126,8 @@ class JiraGrievances:
             project_key=settings.jira_project_key,
             issue_type=settings.jira_issue_type,
             outbox=Outbox(Path(settings.voicedesk_data_dir) / OUTBOX_FILE),
-            timeout=(3.05, read),
+            timeout=(connect, read),
+            max_retry_delay=1.0,
         )
 
     # -- the protocol -------------------------------------------------------------------------
@@ -293,6 +299,13 @@ class JiraGrievances:
                 target=self.flush, name="jira-outbox-flush", daemon=True
             )
             self._flusher.start()
+
+    def close(self) -> None:
+        """Let go of the HTTP session (the next use opens a new client)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def wait_for_flush(self, timeout: float | None = None) -> None:
         """Wait for a background delivery started by the last use (for tests and shutdown)."""

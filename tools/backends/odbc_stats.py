@@ -249,7 +249,7 @@ class OdbcConnector:
                 ) from None
             attrs[SQL_COPT_SS_ACCESS_TOKEN] = token_struct(token)
             conn_str = entra_connection_string(
-                self.server, self.database, max(self.query_timeout, 15), read_only
+                self.server, self.database, max(self.query_timeout, 5), read_only
             )
         else:
             conn_str = self._conn_str
