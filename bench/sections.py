@@ -1,0 +1,242 @@
+"""Every benchmark section: the figures it produces, how to run it in full and quick, and the
+goals the figures are read against. Sections import their modules only when they run."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str  # as printed: "≤ 50 ms"
+    check: Callable[[float], bool] | None = None  # None: a reference figure, no goal
+
+    def met(self, value: float | None) -> bool | None:
+        if self.check is None or value is None:
+            return None
+        return self.check(value)
+
+
+def at_most(limit: float, unit: str) -> Goal:
+    return Goal(f"≤ {limit:g}{unit}", lambda v: operator.le(v, limit))
+
+
+def at_least(limit: float, unit: str = "") -> Goal:
+    return Goal(f"≥ {limit:g}{unit}", lambda v: operator.ge(v, limit))
+
+
+REFERENCE = Goal("(reference)")
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    what: str
+    unit: str
+    goal: Goal
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str  # for --only / --skip
+    figures: tuple[Figure, ...]
+    run: Callable[[bool], dict[str, Any]]  # quick -> {key: value, ..., "details": {...}}
+    unavailable: Callable[[], str | None] = lambda: None  # why it cannot run here
+
+    @property
+    def keys(self) -> list[str]:
+        return [f.key for f in self.figures]
+
+
+# --- runners (imports inside, so one broken module only stops its own section) -------------
+
+
+def _turn(quick: bool) -> dict[str, Any]:
+    from bench import turn_overhead
+
+    return turn_overhead.run(turns=10, warmup=2) if quick else turn_overhead.run(100, 10)
+
+
+def _stats(quick: bool) -> dict[str, Any]:
+    from bench import stats_query
+
+    if quick:
+        return stats_query.run(transactions=20_000, repeats=2, naive_repeats=1)
+    return stats_query.run(transactions=1_000_000, repeats=20, naive_repeats=2)
+
+
+def _search_speed(quick: bool) -> dict[str, Any]:
+    from bench import search_speed
+
+    return search_speed.run(1_000, 2) if quick else search_speed.run(10_000, 20)
+
+
+def _search_quality(quick: bool) -> dict[str, Any]:
+    from bench import search_quality
+
+    return search_quality.run()
+
+
+def _offline(quick: bool) -> dict[str, Any]:
+    from bench import delegated
+
+    return delegated.offline(quick)
+
+
+def _offline_unavailable() -> str | None:
+    from bench import delegated
+
+    return delegated.offline_unavailable()
+
+
+def _page_answer(quick: bool) -> dict[str, Any]:
+    from bench import page_answer
+
+    if not quick:
+        return page_answer.run(turns=5, warmup=1)
+    from bench.responder import ResponderProcess
+
+    with ResponderProcess() as responder:  # checks the driver in seconds, not the offline engine
+        settings = {
+            "VOICEDESK_PROVIDER": "openai",
+            "OPENAI_BASE_URL": responder.base_url,
+            "OPENAI_API_KEY": "sk-bench",
+        }
+        return page_answer.run(turns=1, warmup=1, settings=settings)
+
+
+def _page_answer_unavailable() -> str | None:
+    from bench import page_answer
+
+    return page_answer.unavailable()
+
+
+def _page_rerun(quick: bool) -> dict[str, Any]:
+    from bench import delegated
+
+    return delegated.page_rerun(quick)
+
+
+def _page_rerun_unavailable() -> str | None:
+    from bench import delegated
+
+    return delegated.page_rerun_unavailable()
+
+
+def _refusals(quick: bool) -> dict[str, Any]:
+    from bench import refusals
+
+    return refusals.run(repeats=2, warmup=1) if quick else refusals.run(repeats=20, warmup=2)
+
+
+def _uploads(quick: bool) -> dict[str, Any]:
+    from bench import uploads
+
+    return uploads.run(turns=10)
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "turn",
+        (
+            Figure("turn_overhead_ms_p50", "app's own time per spoken turn, 2 tools (p50)", "ms",
+                   Goal("")),
+            Figure("turn_overhead_ms_p95", "app's own time per spoken turn, 2 tools (p95)", "ms",
+                   at_most(50, " ms")),
+        ),
+        _turn,
+    ),
+    Section(
+        "stats",
+        (
+            Figure("player_summary_ms_p95_1m", "get_player_summary, 1M transactions (p95)", "ms",
+                   at_most(5, " ms")),
+            Figure("player_summary_naive_ms_p95_1m", "… without the chosen indexes (p95)", "ms",
+                   REFERENCE),
+        ),
+        _stats,
+    ),
+    Section(
+        "search_speed",
+        (
+            Figure("help_search_ms_p95_10k", "search_help_center, 10,000 passages (p95)", "ms",
+                   at_most(10, " ms")),
+        ),
+        _search_speed,
+    ),
+    Section(
+        "search_quality",
+        (
+            Figure("search_recall_at_3", "help search recall@3, labelled questions", "",
+                   at_least(0.9)),
+            Figure("search_mrr", "help search MRR, labelled questions", "", Goal("")),
+            Figure("bm25_baseline_recall_at_3", "plain BM25 (bm25s) recall@3, same set", "",
+                   Goal("ours ≥ it")),
+            Figure("search_recall_at_3_heldout", "help search recall@3, held-out questions", "",
+                   at_least(0.9)),
+            Figure("search_mrr_heldout", "help search MRR, held-out questions", "", Goal("")),
+            Figure("bm25_baseline_recall_at_3_heldout", "plain BM25 recall@3, held-out", "",
+                   Goal("ours ≥ it")),
+        ),
+        _search_quality,
+    ),
+    Section(
+        "offline",
+        (
+            Figure("offline_turn_s_median", "offline spoken turn (median)", "s",
+                   at_most(1.5, " s")),
+            Figure("offline_cold_start_s", "offline engine cold start", "s", at_most(5, " s")),
+            Figure("offline_peak_rss_mb", "offline engine peak memory (RSS)", "MB",
+                   at_most(1200, " MB")),
+        ),
+        _offline,
+        _offline_unavailable,
+    ),
+    Section(
+        "page_answer",
+        (
+            Figure("page_answer_s_median", "page: stop recording → answer's player, offline",
+                   "s", at_most(3, " s")),
+        ),
+        _page_answer,
+        _page_answer_unavailable,
+    ),
+    Section(
+        "page_rerun",
+        (
+            Figure("page_rerun_ms_p95", "page rerun (p95)", "ms", at_most(50, " ms")),
+        ),
+        _page_rerun,
+        _page_rerun_unavailable,
+    ),
+    Section(
+        "refusal",
+        (
+            Figure("refusal_ms_p95", "odd recording → refusal sentence (p95)", "ms",
+                   at_most(100, " ms")),
+        ),
+        _refusals,
+    ),
+    Section(
+        "uploads",
+        (
+            Figure("audio_upload_ratio_10_turns", "audio uploaded ÷ recordings, 10 turns", "×",
+                   at_most(3.0, "")),
+            Figure("naive_upload_ratio_10_turns", "… naive design re-sending the history", "×",
+                   REFERENCE),
+        ),
+        _uploads,
+    ),
+)  # fmt: skip
+
+BASELINES = {  # figure: the baseline it must not fall below, in the same run
+    "bm25_baseline_recall_at_3": "search_recall_at_3",
+    "bm25_baseline_recall_at_3_heldout": "search_recall_at_3_heldout",
+}
+
+
+def all_keys() -> list[str]:
+    return [key for section in SECTIONS for key in section.keys]
