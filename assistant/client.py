@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import openai
 
-from assistant.config import ConfigError, Settings
+from assistant.config import OFFLINE_MODEL, OFFLINE_TRANSCRIBER, ConfigError, Settings
 
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 OFFLINE_HINT = (
@@ -21,6 +21,7 @@ class ModelClient:
     model: str  # sent as `model` (the deployment name on Azure)
     transcribe_model: str | None  # None: the user's words are not transcribed for the history
     api: openai.OpenAI
+    price_model: str  # the model whose prices apply (an Azure deployment serves VOICEDESK_MODEL)
 
 
 def build_client(settings: Settings, provider: str | None = None) -> ModelClient:
@@ -50,8 +51,9 @@ def build_client(settings: Settings, provider: str | None = None) -> ModelClient
             **credentials,
         )
         return ModelClient(
-            "azure", settings.azure_openai_deployment, settings.transcribe_target, api
-        )
+            "azure", settings.azure_openai_deployment, settings.transcribe_target, api,
+            price_model=settings.voicedesk_model,
+        )  # fmt: skip
     if provider == "openai":
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         if not key and not settings.openai_base_url:
@@ -64,14 +66,16 @@ def build_client(settings: Settings, provider: str | None = None) -> ModelClient
             max_retries=retries,
         )
         return ModelClient(
-            "openai", settings.voicedesk_model, settings.voicedesk_transcribe_model or None, api
-        )
+            "openai", settings.voicedesk_model, settings.voicedesk_transcribe_model or None, api,
+            price_model=settings.voicedesk_model,
+        )  # fmt: skip
     try:
         from assistant.offline.client import make_offline_client
     except ImportError as exc:
         raise ConfigError(OFFLINE_HINT) from exc
+    api = make_offline_client(settings)
     return ModelClient(
-        "offline", "voicedesk-offline", "whisper-tiny.en", make_offline_client(settings)
+        "offline", OFFLINE_MODEL, OFFLINE_TRANSCRIBER, api, price_model=OFFLINE_MODEL
     )
 
 

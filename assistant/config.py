@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from assistant import PROJECT_ROOT
 
 Provider = Literal["openai", "azure", "offline"]
+OFFLINE_MODEL = "voicedesk-offline"  # Whisper tiny.en, a tool router and Piper, on this machine
+OFFLINE_TRANSCRIBER = "whisper-tiny.en"
 
 # Voices each model family offers (OpenAI's VoiceIdsShared; marin and cedar are newer models').
 CLASSIC_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
@@ -180,7 +182,8 @@ class Settings(BaseSettings):
     def describe(self) -> list[tuple[str, str]]:
         """What is in force, safe to print: secrets appear only as 'set' or 'not set'."""
         provider, why = self.provider_decision
-        rows = [("provider", f"{provider} ({why})"), ("model", self.model_name)]
+        model = OFFLINE_MODEL if provider == "offline" else self.model_name
+        rows = [("provider", f"{provider} ({why})"), ("model", model)]
         if provider == "openai":
             rows.append(("endpoint", self.openai_base_url or "https://api.openai.com/v1"))
             rows.append(("OPENAI_API_KEY", _is_set(self.openai_api_key)))
@@ -200,6 +203,8 @@ class Settings(BaseSettings):
     @property
     def transcribe_target(self) -> str | None:
         """Model (or Azure deployment) that transcribes the user's words for the history."""
+        if self.provider == "offline":
+            return OFFLINE_TRANSCRIBER
         if self.provider == "azure":
             return self.azure_openai_transcribe_deployment
         return self.voicedesk_transcribe_model or None

@@ -342,7 +342,7 @@ class TurnEngine:
                 "The model sent an empty answer; please try again.", code="empty_answer"
             )
         state.usage.cost_usd = cost_usd(
-            state.usage, self.settings.voicedesk_model, self.settings.voicedesk_prices
+            state.usage, self.client.price_model, self.settings.voicedesk_prices
         )
         return Reply(
             input_transcript=input_transcript,
