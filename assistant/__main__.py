@@ -206,12 +206,12 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.doctor import check_backends
+    from assistant.doctor import check_backends, check_model
 
     for key, value in settings.describe():
         print(f"{key:16} {value}")
     print()
-    rows = check_backends(settings)
+    rows = [check_model(settings), *check_backends(settings)]
     for row in rows:
         print(row.line())
     return 0 if all(row.ok for row in rows) else 1

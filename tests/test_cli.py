@@ -148,3 +148,15 @@ def test_recordings_are_not_written_to_disk_or_logs(tmp_path, env):
     assert not [p for p in written if p.suffix == ".wav"]
     log = (data_dir / "voicedesk.log").read_text()
     assert "How many games did I play" not in log  # the double's transcript of the question
+
+
+def test_doctor_checks_the_model_and_every_backend(tmp_path):
+    ok = run_cli("doctor", env={"VOICEDESK_DATA_DIR": str(tmp_path)})
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    for name in ("Model", "Player statistics", "Help centre", "Grievances"):
+        assert f"ok   {name}" in ok.stdout
+    broken = run_cli(
+        "doctor", env={"VOICEDESK_DATA_DIR": str(tmp_path), "VOICEDESK_PROVIDER": "azure"}
+    )
+    assert broken.returncode == 1
+    assert "Azure OpenAI needs AZURE_OPENAI_ENDPOINT" in broken.stdout
