@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {section.name}…", file=sys.stderr, flush=True)
         section_started = time.perf_counter()
         output, reason = run_section(section, args.quick, args.debug)
-        failed = failed or (reason is not None and reason.startswith("the benchmark failed"))
+        if reason is not None and reason.startswith("the benchmark failed"):
+            failed = True
+            print(f"bench: {section.name}: {reason}", file=sys.stderr, flush=True)
         for key in section.keys:
             value = output.get(key)
             if is_number(value):
