@@ -2,8 +2,8 @@
 
 A help centre of 10,000 passages is what a platform with many devices, countries, games and
 audiences ends up with: the same topics, rewritten for each case. So every passage here is one
-of the manuals' sections specialised for a device, a country, a game, an audience or an app
-version: a lead sentence saying so, a run of that section's own sentences (lightly
+of the manuals' sections specialised for a device, a country, a game, an audience or a
+release: a lead sentence saying so, a run of that section's own sentences (lightly
 paraphrased), sometimes a sentence from a neighbouring section, and sometimes a closing line.
 The vocabulary and its frequencies are therefore the manuals', at a hundred times the volume.
 The first passages are the manuals' own, unchanged. Deterministic for a given seed:
@@ -25,7 +25,7 @@ from typing import Any
 from tools.backends.local_search import MANUALS_DIR, chunk_manuals, passage_id
 
 PLATFORMS = (
-    "Android phones", "iPhone", "iPad", "Windows PCs", "Mac", "the web app", "Android tablets",
+    "Android phones", "iPhone", "iPad", "Windows PCs", "Mac", "web browsers", "Android tablets",
     "Chromebooks", "smart TVs",
 )  # fmt: skip
 COUNTRIES = (
@@ -34,8 +34,8 @@ COUNTRIES = (
 )  # fmt: skip
 GAMES = ("chess", "poker", "ludo", "rummy", "carrom", "snakes and ladders")
 AUDIENCES = (
-    "new players", "VIP members", "teen accounts", "club captains", "tournament organisers",
-    "beta testers", "returning players", "streamers",
+    "newcomers", "VIP members", "families", "club captains", "tournament organisers",
+    "beta testers", "returning members", "streamers",
 )  # fmt: skip
 
 SECTION_TEMPLATES = (
@@ -43,32 +43,32 @@ SECTION_TEMPLATES = (
     ("platform", "Known issue: {section} on {platform}"),
     ("country", "{section} in {country}"),
     ("country", "{section}: rules for {country}"),
-    ("game", "{section} at {game} tables"),
+    ("game", "{section} in {game}"),
     ("audience", "{section} for {audience}"),
-    ("version", "{section} (app version {version})"),
-    ("audience", "{section}: questions from {audience}"),
+    ("version", "{section} (release {version})"),
+    ("audience", "{section}: notes for {audience}"),
 )
 LEADS = {
     "platform": (
-        "This article covers {topic} for players using PlayArena on {platform}.",
+        "This article covers {topic} on {platform}.",
         "On {platform}, the menus are in the same place, but some screens look different.",
-        "Players on {platform} often ask about {topic}; here is what to do.",
+        "Everything below was checked on {platform}.",
     ),
     "country": (
-        "This article covers {topic} for players in {country}, where local rules also apply.",
-        "In {country}, amounts are shown in the local currency and local payment methods apply.",
+        "This article covers {topic} in {country}, where local rules also apply.",
+        "In {country}, amounts are shown in the local currency.",
     ),
     "game": (
-        "These notes apply to {topic} when you play {game}.",
-        "At {game} tables, {topic} works as described below.",
+        "These notes apply to {topic} in {game}.",
+        "In {game}, {topic} works as described below.",
     ),
     "audience": (
         "This guide explains {topic} for {audience}.",
-        "{audience_cap} asked us about {topic}; the answers below apply to them.",
+        "{audience_cap} will find the details of {topic} below.",
     ),
     "version": (
-        "Since app version {version}, {topic} works as described here.",
-        "App version {version} changed how {topic} looks; the steps are the same.",
+        "Since release {version}, {topic} works as described here.",
+        "Release {version} changed how {topic} looks; what to do is unchanged.",
     ),
 }
 CLOSINGS = (

@@ -36,16 +36,18 @@ def run(turns: int = 100, warmup: int = 10) -> dict[str, Any]:
         transport = MeteredTransport()
         engine = engine_against(responder.base_url, Path(tmp), transport)
         caller = threading.get_ident()
-        own_ms, wall_ms, wait_ms = [], [], []
+        own_ms, wall_ms, wait_ms, cpu_ms = [], [], [], []
         stages: dict[str, list[float]] = {}
         conversation = Conversation(customer=CUSTOMER)
         for number in range(warmup + turns):
             if number % TURNS_PER_CONVERSATION == 0:
                 conversation = Conversation(customer=CUSTOMER)
             transport.take()
+            cpu_started = time.process_time()
             started = time.perf_counter()
             reply = engine.ask(conversation, audio=questions[number % len(questions)])
             wall = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             waited = model_wait_seconds(transport.take(), caller)
             _check_turn(reply)
             if number < warmup:
@@ -53,6 +55,7 @@ def run(turns: int = 100, warmup: int = 10) -> dict[str, Any]:
             own_ms.append((wall - waited) * 1000)
             wall_ms.append(wall * 1000)
             wait_ms.append(waited * 1000)
+            cpu_ms.append(cpu * 1000)
             for name, ms in reply.timings_ms.items():
                 stages.setdefault(name, []).append(ms)
             for call in reply.tool_calls:
@@ -65,6 +68,10 @@ def run(turns: int = 100, warmup: int = 10) -> dict[str, Any]:
             "warmup_turns": warmup,
             "turn_wall_ms_median": rounded(median(wall_ms)),
             "model_wait_ms_median": rounded(median(wait_ms)),
+            # CPU the app's process used per turn, all threads (socket work included): what
+            # the turn costs, whatever else the machine is doing at the time.
+            "turn_cpu_ms_p50": rounded(percentile(cpu_ms, 50)),
+            "turn_cpu_ms_p95": rounded(percentile(cpu_ms, 95)),
             "stage_ms_median": {name: rounded(median(v)) for name, v in sorted(stages.items())},
         },
     }
