@@ -56,6 +56,8 @@ _POLITE = re.compile(
 _GREETINGS = {"hi", "hello", "hey", "morning", "afternoon", "evening", "good"}
 _THANKS = {"thanks", "thank", "cheers", "great", "bye", "goodbye"}
 _NAME_CUES = {"player", "user", "customer", "username", "account", "for", "about", "of", "named"}
+# "does Sam have", "did Maria play": a third person asked about by name.
+_ASKED_ABOUT = {"does", "did", "has", "is", "was", "can", "will", "would", "should"}
 _PRONOUNS = {"i", "me", "my", "mine", "we", "our", "you", "your", "he", "she", "they", "them"}
 _NUMBER_WORDS = word_set(
     "zero one two three four five six seven eight nine ten eleven twelve once twice"
@@ -157,11 +159,14 @@ def route(
     """Decide what to do with `question` given the offered `tools` and the customer, if known."""
     index = index_for(tools, key_prefixes)
     text = normalize(question, index.key_prefixes)
+    said = words(text)
+    if not set(said) - STOP_WORDS - _GREETINGS - _THANKS:
+        return Decision("chat", say=_small_talk(text, index), question=text)
     if tool_choice == "none" or not index.specs:
         return Decision("unknown", say=_cannot(text, index), question=text)
     forced = _forced_name(tool_choice)
     requests = split_requests(text)
-    person = named_person(text, index)
+    person = named_person(text, index, customer)
     all_stems = set(content_stems(text))
     calls: list[Call] = []
     scores: list[dict[str, float]] = []
@@ -189,7 +194,7 @@ def route(
         return Decision("tools", calls, question=text, scores=scores)
     if missing:
         return Decision("clarify", say=ask_for(*missing[0]), question=text, scores=scores)
-    if not set(words(text)) - STOP_WORDS - _GREETINGS - _THANKS:
+    if said and said[0] in _GREETINGS | _THANKS:  # "Hello, Naira": a greeting, misheard name
         return Decision("chat", say=_small_talk(text, index), question=text, scores=scores)
     return Decision("unknown", say=_cannot(text, index), question=text, scores=scores)
 
@@ -396,8 +401,13 @@ def _find_id(param: ParamSpec, text: str, index: ToolIndex) -> str | None:
     return numbers[-1][1] if len(numbers) == 1 else None
 
 
-def named_person(text: str, index: ToolIndex) -> str | None:
-    """A player named in the question: "Maria's games", "for player sam", "did Alex play"."""
+def named_person(text: str, index: ToolIndex, customer: str | None = None) -> str | None:
+    """A player named in the question: "Maria's games", "for player sam", "did Alex play".
+
+    With a customer known, overriding them needs an explicit mention (a possessive, a cue word
+    such as "for" or "player", or "does X ..."); a capital letter alone is not enough, because
+    speech-to-text capitalises other words too ("the poker game Keeps freezing").
+    """
     tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|[.?!]", text)
     sentence_start = True
     for i, raw in enumerate(tokens):
@@ -420,7 +430,9 @@ def named_person(text: str, index: ToolIndex) -> str | None:
         ):
             continue
         capitalised = token[0].isupper() and not start
-        if possessive or capitalised or previous in _NAME_CUES:
+        if possessive or previous in _NAME_CUES:
+            return lower
+        if capitalised and (customer is None or previous in _ASKED_ABOUT):
             return lower
     return None
 

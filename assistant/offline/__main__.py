@@ -1,0 +1,67 @@
+"""`python -m assistant.offline serve --port N`: the offline engine for any OpenAI client.
+
+Also `status` (load the models and report) and `ask FILE.wav|--text "..."` (route one question,
+print the decision) for checking an installation without the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m assistant.offline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve /v1/chat/completions on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8808)
+    serve.add_argument("--no-warm-up", action="store_true", help="load the models on first use")
+    commands.add_parser("status", help="load the speech models and report their state")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    from assistant.offline.client import shared_engine
+
+    engine = shared_engine(_settings())
+    if args.command == "status":
+        engine.warm_up(background=False)
+        status = engine.status()
+        print(json.dumps(status, indent=2))
+        return 0 if status["stt"] == status["tts"] == "ready" else 1
+    from assistant.offline.server import make_server
+
+    try:
+        server = make_server(engine, args.port)
+    except OSError as exc:
+        print(f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror}.", file=sys.stderr)
+        return 2
+    if not args.no_warm_up:
+        engine.warm_up(background=True)
+    host, port = server.server_address[:2]
+    print(f"VoiceDesk offline engine on http://{host}:{port}/v1 (Ctrl+C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _settings():
+    """The project's settings when they load; the engine works with defaults otherwise."""
+    try:
+        from assistant.config import load_settings
+
+        return load_settings()
+    except Exception:  # a bad unrelated setting must not stop the offline engine
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

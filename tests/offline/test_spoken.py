@@ -1,0 +1,86 @@
+"""Spoken questions (Piper and espeak-ng voices, some slowed, some noisy) through the real models.
+
+Routing must pick exactly the right tools and arguments on at least 90 % of the recordings;
+the word error rate of the transcripts is printed for each voice.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+
+import pytest
+
+from assistant.offline.router import Call, Decision
+from tests.contracts.openai_chat import validate_request, validate_response
+from tests.offline.cases import mismatch, tool_schemas
+from tests.offline.fixtures import spoken_cases, word_error_rate
+from tests.offline.helpers import messages
+
+pytestmark = pytest.mark.offline_models
+ROUTING_THRESHOLD = 0.90
+
+
+def test_spoken_questions_route_exactly_on_at_least_90_percent(real_engine, synthesiser):
+    tools = tool_schemas()
+    cases = spoken_cases()
+    assert len({c.case.id for c in cases}) >= 30
+    assert {c.voice for c in cases} == {"piper", "espeak"}
+    failures, edits = [], {"piper": [0, 0], "espeak": [0, 0]}
+    for spoken in cases:
+        wav = synthesiser.wav(spoken)
+        body = {
+            "model": "voicedesk-offline",
+            "modalities": ["text", "audio"],
+            "audio": {"voice": "alloy", "format": "wav"},
+            "tools": tools,
+            "tool_choice": "auto",
+            "messages": messages(wav, customer=spoken.case.customer),
+        }
+        validate_request(body)
+        response = real_engine.chat(body)
+        validate_response(response)
+        message = response["choices"][0]["message"]
+        calls = [
+            Call(c["function"]["name"], json.loads(c["function"]["arguments"]))
+            for c in message.get("tool_calls") or []
+        ]
+        decision = Decision(real_engine.last_trace.decision, calls)
+        heard = real_engine.stt.transcribe(wav)
+        errors, words = word_error_rate(spoken.case.text, heard.raw)
+        edits[spoken.voice][0] += errors
+        edits[spoken.voice][1] += words
+        problem = mismatch(spoken.case, decision)
+        if problem:
+            failures.append(f"{spoken.id}: heard {heard.raw!r}: {problem}")
+    rate = 1 - len(failures) / len(cases)
+    wer = {voice: e / n for voice, (e, n) in edits.items()}
+    report = (
+        f"\noffline routing: {len(cases) - len(failures)}/{len(cases)} exact ({rate:.0%}); "
+        + "word error rate: "
+        + ", ".join(f"{v} {w:.1%}" for v, w in wer.items())
+        + "".join(f"\n  miss {f}" for f in failures)
+    )
+    print(report)
+    assert rate >= ROUTING_THRESHOLD, report
+    assert wer["piper"] <= 0.10, report  # the natural voice must be heard almost perfectly
+
+
+def test_slowed_and_noisy_recordings_are_really_different(synthesiser):
+    """The variants are not silently the same audio as the plain recording."""
+    from tests.offline.fixtures import SpokenCase
+
+    case = next(c for c in spoken_cases() if c.variant == "noise").case
+    plain = synthesiser.wav(SpokenCase(case, "piper", None))
+    noisy = synthesiser.wav(SpokenCase(case, "piper", "noise"))
+    slow = synthesiser.wav(SpokenCase(case, "piper", "slow"))
+    assert noisy != plain and len(noisy) == len(plain)
+    assert len(slow) > len(plain) * 1.15
+    for wav in (plain, noisy, slow):
+        with wave.open(io.BytesIO(wav)) as header:
+            assert (header.getframerate(), header.getnchannels(), header.getsampwidth()) == (
+                16_000,
+                1,
+                2,
+            )
