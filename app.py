@@ -16,7 +16,7 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 
-from assistant.config import ConfigError  # noqa: E402  (set_page_config must come first)
+from assistant.config import ConfigError, Settings  # noqa: E402  (set_page_config comes first)
 from page import auth, resources  # noqa: E402
 from page.asking import Turn, answer  # noqa: E402
 from page.conversation import (  # noqa: E402
@@ -32,60 +32,82 @@ from page.state import page_state  # noqa: E402
 
 log = logging.getLogger("voicedesk.page")
 
-agent = auth.require_staff()  # stops here with a sign-in screen when sign-in is configured
+
+def start() -> Settings:
+    """Settings and tools, read once per process; a broken setting is one sentence, then stop."""
+    try:
+        settings = resources.settings()
+        resources.tools()
+        resources.warm_imports()
+    except ConfigError as exc:
+        st.error(str(exc), icon=":material/settings:")
+        st.stop()
+    return settings
+
+
+def main() -> None:
+    agent = auth.require_staff()  # stops with a sign-in screen when sign-in is configured
+    settings = start()
+    state = page_state(st.session_state)
+    choices, controls = render_sidebar(settings, agent)
+    intro = intro_place()
+
+    def replay(target: str) -> None:
+        state.replay = target
+
+    def retry(kind: str) -> None:
+        state.retry = kind
+
+    exchanges = state.conversation.exchanges
+    for number, exchange in enumerate(exchanges):
+        render_exchange(
+            exchange, f"{state.conversation_no}-{number}", newest=number == len(exchanges) - 1,
+            replay=state.replay, on_replay=replay,
+        )  # fmt: skip
+
+    with st.bottom, st.container(horizontal=True, vertical_alignment="center"):
+        recording = st.audio_input(
+            "Ask by voice", key="mic", sample_rate=16000, label_visibility="collapsed",
+            help="Press the microphone, ask, then press stop.",
+        )  # fmt: skip
+        typed = st.chat_input("…or type a question", key="typed")
+
+    offline_offered = "offline" in resources.providers() and choices.provider != "offline"
+    show_notice = partial(notice_body, offline_offered=offline_offered, on_retry=retry)
+    key = f"{state.conversation_no}-{len(exchanges)}"  # of the exchange a question would add
+
+    taken = state.take_question(recording, typed)
+    if taken is not None:
+        question, override = taken
+        turn = Turn(
+            provider=override or choices.provider,
+            model=settings.voicedesk_model if override else choices.model,
+            voice=None if override else choices.voice,
+            customer=choices.customer,
+            agent=agent,
+        )
+        show_words = render_question(question, key)
+        reply = render_live_answer(
+            lambda status: answer(state, question, turn, resources.engine, status),
+            key,
+            notice=lambda: show_notice(state.notice),
+        )
+        if reply is not None:
+            show_words(state.conversation.exchanges[-1].user_text)
+    elif state.notice is not None and state.failed is not None:
+        render_question(state.failed, key)
+        render_failed(lambda: show_notice(state.notice))
+
+    # Drawn last, so they already include this run's answer.
+    render_intro(intro, settings, state)
+    render_conversation_controls(controls, state)
+
+
 try:
-    settings = resources.settings()
-    resources.tools()
-except ConfigError as exc:
-    st.error(str(exc), icon=":material/settings:")
-    st.stop()
-except Exception:
-    log.exception("the page could not start")
-    st.error("VoiceDesk could not start; the details are in the log.", icon=":material/error:")
-    st.stop()
-
-state = page_state(st.session_state)
-choices, controls = render_sidebar(settings, agent)
-intro = intro_place()
-
-for number, exchange in enumerate(state.conversation.exchanges):
-    render_exchange(exchange, f"{state.conversation_no}-{number}")
-
-with st.bottom:
-    recording = st.audio_input("Ask by voice", key="mic", sample_rate=16000)
-    typed = st.chat_input("…or type a question and press Enter", key="typed")
-
-
-def retry(kind: str) -> None:
-    state.retry = kind
-
-
-offline_offered = "offline" in resources.providers() and choices.provider != "offline"
-show_notice = partial(notice_body, offline_offered=offline_offered, on_retry=retry)
-
-taken = state.take_question(recording, typed)
-if taken is not None:
-    question, override = taken
-    turn = Turn(
-        provider=override or choices.provider,
-        model=settings.voicedesk_model if override else choices.model,
-        voice=None if override else choices.voice,
-        customer=choices.customer,
-        agent=agent,
+    main()
+except Exception:  # a bug: the log gets the traceback, the page one sentence
+    log.exception("the page failed")
+    st.error(
+        "Something went wrong on this page; the details are in the log. Reload to go on.",
+        icon=":material/error:",
     )
-    show_words = render_question(question)
-    key = f"{state.conversation_no}-{len(state.conversation.exchanges)}"
-    reply = render_live_answer(
-        lambda status: answer(state, question, turn, resources.engine, status),
-        key,
-        notice=lambda: show_notice(state.notice),
-    )
-    if reply is not None:
-        show_words(state.conversation.exchanges[-1].user_text)
-elif state.notice is not None and state.failed is not None:
-    render_question(state.failed)
-    render_failed(lambda: show_notice(state.notice))
-
-# Drawn last, so they already include this run's answer.
-render_intro(intro, settings, state)
-render_conversation_controls(controls, state)

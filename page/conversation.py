@@ -1,9 +1,12 @@
 """The conversation as chat messages: earlier exchanges, the turn being answered (with its
 stages as they happen) and the error of a turn that failed.
 
-A finished exchange is drawn with the same elements, in the same order, whether it was just
-answered or is being redrawn by a later rerun: the browser then keeps its audio players as they
-are, so a rerun neither replays the newest answer nor cuts it off.
+A browser keeps an element as it is when a rerun sends it unchanged at the same place, and
+rebuilds it otherwise. So a finished exchange is drawn with the same elements, in the same
+order, whether it was just answered or is redrawn by a later rerun, and the newest answer keeps
+`autoplay=True` until a newer one arrives: a rerun (opening "Behind the answer", choosing
+another customer) neither replays the answer nor cuts it off. Elements only a live run adds
+come last in their message.
 """
 
 from __future__ import annotations
@@ -22,27 +25,72 @@ from page.trace import render_trace
 USER_AVATAR = ":material/support_agent:"
 ASSISTANT_AVATAR = ":material/headset_mic:"
 LISTENING = "_Spoken question_"
+DONE_ICON = ":material/check:"  # what st.status shows when complete
+NO_SPEECH = ":material/volume_off: This answer came without speech."
+# Bring the newest message into view: the page does not follow new content by itself. A
+# constant script (no input in it), run by the browser when the element appears.
+SCROLL_TO_NEWEST = """<script>
+(() => {
+  const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
+  let box = messages.length ? messages[messages.length - 1].parentElement : null;
+  while (box && box.scrollHeight <= box.clientHeight + 1) box = box.parentElement;
+  if (box) box.scrollTo({top: box.scrollHeight, behavior: "smooth"});
+})();
+</script>"""
 
 
-def render_exchange(exchange: Exchange, key: str) -> None:
+def render_exchange(
+    exchange: Exchange, key: str, *, newest: bool, replay: str | None, on_replay: Callable
+) -> None:
+    """One finished exchange. The newest has its players on the page; an earlier one has
+    "Play again" buttons, and the one asked for gets its player (playing): the page stays
+    light however long the conversation (each player costs the rerun a hash of its audio)."""
+    number = _ordinal(key)
     with st.chat_message("user", avatar=USER_AVATAR):
-        st.markdown(_user_text(exchange.user_text, exchange.spoken))
+        st.markdown(_user_text(exchange.user_text))
         if exchange.user_audio:
-            st.audio(exchange.user_audio, format="audio/wav")
+            _player(exchange.user_audio, f"{key}-question", f"Recording of question {number}",
+                    newest=newest, replay=replay, on_replay=on_replay, autoplay=False)  # fmt: skip
     with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
-        with st.status(done_label(exchange.reply), state="complete", type="compact"):
-            st.markdown(_lines_markdown(exchange.reply))
-        _answer(exchange.reply, key, autoplay=False)
+        if newest:
+            # As the finished st.status of the live run looks (same place, so the player after
+            # it stays as it is); an expander, as creating a status costs 50 ms (Streamlit waits
+            # for the browser). Earlier exchanges leave it out: their timings are "behind".
+            with st.expander(done_label(exchange.reply), icon=DONE_ICON, type="compact"):
+                st.markdown(_lines_markdown(exchange.reply))
+        st.markdown(md_escape(exchange.reply.transcript))
+        if exchange.reply.audio_wav:
+            _player(exchange.reply.audio_wav, f"{key}-answer", f"Spoken answer {number}",
+                    newest=newest, replay=replay, on_replay=on_replay, autoplay=newest)  # fmt: skip
+        else:
+            st.caption(NO_SPEECH)
+        _trace(exchange.reply, key)
 
 
-def render_question(question: Question) -> Callable[[str], None]:
+def _player(
+    wav: bytes, target: str, alt: str, *, newest: bool, replay: str | None, on_replay: Callable,
+    autoplay: bool,
+) -> None:  # fmt: skip
+    if newest:
+        st.audio(wav, format="audio/wav", autoplay=autoplay, alt=alt)
+    elif replay == target:
+        st.audio(wav, format="audio/wav", autoplay=True, alt=alt)
+    else:
+        label = "Play the answer again" if target.endswith("answer") else "Play the recording"
+        st.button(label, key=f"replay-{target}", type="tertiary", icon=":material/replay:",
+                  on_click=on_replay, args=(target,))  # fmt: skip
+
+
+def render_question(question: Question, key: str) -> Callable[[str], None]:
     """The user's side of a turn not answered yet; returns how to fill in their words later."""
     with st.chat_message("user", avatar=USER_AVATAR):
         words = st.empty()
         words.markdown(md_escape(question.text) if question.text else LISTENING)
         if question.audio:
-            st.audio(question.audio, format="audio/wav")
-    return lambda text: words.markdown(_user_text(text, question.spoken))
+            alt = f"Recording of question {_ordinal(key)}"
+            st.audio(question.audio, format="audio/wav", alt=alt)
+        scroll_to_newest()
+    return lambda text: words.markdown(_user_text(text))
 
 
 class LiveStatus:
@@ -50,15 +98,14 @@ class LiveStatus:
 
     def __init__(self) -> None:
         self.log = ProgressLog()
-        self.box = st.status("Getting ready…", state="running", type="compact", expanded=True)
-        with self.box:
-            self.lines = st.empty()
+        self.box = st.status(_working("Getting ready"), type="compact", expanded=True)
+        self.lines = self.box.empty()  # not `with self.box`: leaving it marks the status done
 
     def __call__(self, event: Event) -> None:
         self.log.apply(event)
         self.lines.markdown(self.log.markdown())
         if self.log.current:
-            self.box.update(label=f"{self.log.current}…")
+            self.box.update(label=_working(self.log.current), expanded=True)
 
     def done(self, reply: Reply) -> None:
         self.lines.markdown(_lines_markdown(reply))
@@ -79,9 +126,10 @@ def render_live_answer(
         if reply is None:
             status.failed()
             notice()
-            return None
-        status.done(reply)
-        _answer(reply, key, autoplay=True)
+        else:
+            status.done(reply)
+            _answer(reply, key, autoplay=True)
+        scroll_to_newest()
     return reply
 
 
@@ -109,18 +157,33 @@ def notice_body(notice: Notice, *, offline_offered: bool, on_retry: Callable[[st
             )  # fmt: skip
 
 
+def scroll_to_newest() -> None:
+    st.html(SCROLL_TO_NEWEST, unsafe_allow_javascript=True)
+
+
 def done_label(reply: Reply) -> str:
     tools = len(reply.tool_calls)
     used = f" · {tools} tool{'s' if tools != 1 else ''}" if tools else ""
     return f"Answered in {seconds(total_ms(reply))}{used}"
 
 
+def _working(label: str) -> str:
+    return f":shimmer[{md_escape(label)}…]"
+
+
 def _answer(reply: Reply, key: str, *, autoplay: bool) -> None:
+    """The live run's answer: as render_exchange draws the newest exchange."""
     st.markdown(md_escape(reply.transcript))
     if reply.audio_wav:
-        st.audio(reply.audio_wav, format="audio/wav", autoplay=autoplay)
+        number = _ordinal(key)
+        st.audio(reply.audio_wav, format="audio/wav", autoplay=autoplay,
+                 alt=f"Spoken answer {number}")  # fmt: skip
     else:
-        st.caption(":material/volume_off: This answer came without speech.")
+        st.caption(NO_SPEECH)
+    _trace(reply, key)
+
+
+def _trace(reply: Reply, key: str) -> None:
     with st.expander(
         "Behind the answer", key=f"trace-{key}", on_change="rerun", type="compact",
         icon=":material/manage_search:",
@@ -129,7 +192,12 @@ def _answer(reply: Reply, key: str, *, autoplay: bool) -> None:
             render_trace(reply)
 
 
-def _user_text(text: str, spoken: bool) -> str:
+def _ordinal(key: str) -> int:
+    """'2-0' (conversation 2, first exchange) -> 1: the number a person counts by."""
+    return int(key.rsplit("-", 1)[-1]) + 1
+
+
+def _user_text(text: str) -> str:
     if text == SPOKEN_PLACEHOLDER:
         return "_Spoken question (no transcript)_"
     return md_escape(text)

@@ -10,6 +10,11 @@ import streamlit as st
 from assistant.config import Settings
 from page.state import PageState
 
+EXAMPLES = (
+    "How many games have I played?",
+    "How do I withdraw my winnings?",
+    "Do I have any open grievances?",
+)
 CONNECT_NOTE = (
     "**Running on this machine with demo data.** "
     "To answer with OpenAI set `OPENAI_API_KEY`; for Azure OpenAI set `AZURE_OPENAI_ENDPOINT` and "
@@ -33,7 +38,18 @@ def render_intro(place: Any, settings: Settings, state: PageState) -> None:
             return
         st.caption(
             "Record a question with the microphone below, or type it. The answer is spoken and "
-            "written, with what was looked up to give it."
+            'written, with what was looked up to give it. Questions about "my" games or '
+            "grievances are about the customer chosen in the sidebar."
         )
+        with st.container(horizontal=True):
+            for number, example in enumerate(EXAMPLES):
+                st.button(
+                    example, key=f"example-{number}", icon=":material/chat_bubble:",
+                    on_click=_suggest, args=(state, example),
+                )  # fmt: skip
         if settings.provider == "offline":
             st.info(CONNECT_NOTE, icon=":material/info:")
+
+
+def _suggest(state: PageState, question: str) -> None:
+    state.suggested = question

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from typing import Any
 
 import streamlit as st
 
-from assistant.config import Settings, load_settings
+from assistant.config import ConfigError, Settings, load_settings
+from assistant.doctor import Row, check_backends
 from assistant.logs import setup_logging
 from assistant.pricing import PRICES
 from assistant.service import build_engine, build_tools
@@ -48,17 +50,39 @@ def tools() -> tuple[Backends, ToolRegistry]:
     return build_tools(settings())
 
 
-@st.cache_resource(show_spinner="Connecting to the model…", max_entries=8)
 def engine(provider: str, model: str) -> TurnEngine:
-    """One engine per provider and model, sharing the tools; raises ConfigError (not cached)
-    when that provider is not set up."""
+    """One engine per provider and model, sharing the tools; ConfigError when that provider is
+    not set up (remembered, so a page that cannot answer does not retry on every rerun)."""
+    built = _engine(provider, model)
+    if isinstance(built, ConfigError):
+        raise ConfigError(str(built))
+    return built
+
+
+@st.cache_resource(show_spinner="Connecting to the model…", max_entries=8)
+def _engine(provider: str, model: str) -> TurnEngine | ConfigError:
     base = settings()
     chosen = (
         base
         if model == base.voicedesk_model
         else base.model_copy(update={"voicedesk_model": model})
     )
-    return build_engine(chosen, provider=provider, registry=tools()[1])
+    try:
+        return build_engine(chosen, provider=provider, registry=tools()[1])
+    except ConfigError as exc:
+        return exc
+
+
+def offline_engine(model: str) -> Any:
+    """The OfflineEngine behind the offline provider (its models start loading when it is first
+    built), or None when offline mode is not installed."""
+    try:
+        built = engine("offline", model)
+    except ConfigError:
+        return None
+    from assistant.offline.client import offline_engine_of
+
+    return offline_engine_of(built.client.api)
 
 
 @st.cache_resource(show_spinner=False)
@@ -97,10 +121,26 @@ def player_names() -> Periodic[list[str]]:
 
 
 @st.cache_resource(show_spinner=False)
-def health() -> Periodic[list[Any]]:
-    from assistant.doctor import check_backends
-
-    current = settings()
+def health() -> Periodic[list[Row]]:
+    """The doctor's rows for the very backends the tools use, checked in the background."""
+    current, (backends, _) = settings(), tools()
     return Periodic(
-        lambda: check_backends(current), HEALTH_TTL_S, retry_after=HEALTH_RETRY_S, name="health"
+        lambda: check_backends(current, backends),
+        HEALTH_TTL_S,
+        retry_after=HEALTH_RETRY_S,
+        name="health",
     )
+
+
+@st.cache_resource(show_spinner=False)
+def warm_imports() -> threading.Thread:
+    """Import the table and chart libraries in the background once per process, so the first
+    "Behind the answer" opens without a second's wait."""
+
+    def load() -> None:
+        import altair  # noqa: F401
+        import pandas  # noqa: F401
+
+    thread = threading.Thread(target=load, name="warm-imports", daemon=True)
+    thread.start()
+    return thread

@@ -10,8 +10,10 @@ from typing import Any
 import streamlit as st
 
 from assistant.config import Settings, voices_for
+from assistant.doctor import Row
 from page import resources
 from page.markup import md_escape
+from page.offline import render_offline_models
 from page.state import PageState
 
 NOBODY = "No one in particular"
@@ -84,6 +86,7 @@ def _model_and_voice(settings: Settings) -> tuple[str, str, str | None]:
         )
         st.caption(f"Model: **{md_escape(str(where or model))}**")
     if provider == "offline":
+        render_offline_models(resources.offline_engine(model))
         return provider, model, None
     voices = list(voices_for(model))
     if st.session_state.get("voice") not in voices:
@@ -111,37 +114,35 @@ def render_conversation_controls(place: Any, state: PageState) -> None:
 
 def _health() -> None:
     st.markdown("**Support systems**")
-    try:
-        feed = resources.health()
-    except ImportError:
-        st.caption("Health checks are not available in this installation.")
-        return
+    feed = resources.health()
     rows = feed.get(wait=resources.FIRST_VIEW_WAIT_S)
     if rows is None:
-        st.caption(
-            "Checking…" if feed.refreshing else f"Could not check: {md_escape(feed.error or '')}"
-        )
+        waiting = "Checking…" if feed.refreshing else f"Could not check: {feed.error}"
+        st.caption(md_escape(waiting))
         return
     for row in rows:
-        st.markdown(health_line(row))
-        if not getattr(row, "ok", False) and getattr(row, "fix", None):
-            st.caption(md_escape(str(row.fix)))
+        st.markdown(health_line(row), help=md_escape(health_details(row)))
+        for extra in (row.fix if not row.ok else None, row.note):
+            if extra:
+                st.caption(md_escape(extra))
     st.button(
         "Check again", key="health-refresh", type="tertiary", icon=":material/refresh:",
-        on_click=feed.refresh,
+        on_click=feed.refresh, disabled=feed.refreshing,
     )  # fmt: skip
 
 
-def health_line(row: Any) -> str:
-    """'🟢 Player statistics — cloud · my-server (42 ms)' from a doctor Row."""
-    name = getattr(row, "tool", None) or getattr(row, "backend", None) or "backend"
-    ok, kind = getattr(row, "ok", False), getattr(row, "kind", "")
-    if not ok:
-        icon, what = ":red[:material/cancel:]", "down"
-    elif kind == "cloud":
-        icon, what = ":green[:material/cloud_done:]", "cloud"
+def health_line(row: Row) -> str:
+    """One backend on one line: ':green[...] **Help centre** :gray[connected]'."""
+    if not row.ok:
+        icon, state = ":red[:material/cancel:]", ":red[down]"
+    elif row.kind == "cloud":
+        icon, state = ":green[:material/cloud_done:]", ":gray[connected]"
     else:
-        icon, what = ":blue[:material/database:]", "embedded demo data"
-    latency = getattr(row, "latency", None)
-    took = f" ({latency:.0f} ms)" if isinstance(latency, int | float) and ok else ""
-    return f"{icon} **{md_escape(str(name))}** — {what}{took}"
+        icon, state = ":blue[:material/database:]", ":gray[demo data]"
+    return f"{icon} **{md_escape(row.tool)}** {state}"
+
+
+def health_details(row: Row) -> str:
+    """The tooltip: which backend, where (never a secret) and how fast it answered."""
+    took = f"answered in {row.latency:.0f} ms" if row.latency is not None else "no answer in time"
+    return f"{row.backend}, at {row.where}: {took}."

@@ -47,6 +47,8 @@ class PageState:
     failed: Question | None = None  # the question that failed, kept for "Try again"
     notice: Notice | None = None
     retry: str | None = None  # "again" or "offline": set by the error's buttons
+    suggested: str | None = None  # an example question clicked on the empty page
+    replay: str | None = None  # the earlier recording or answer asked to be played again
     conversation_no: int = 0  # bumps on "New conversation"; part of widget keys
 
     def take_question(
@@ -57,6 +59,12 @@ class PageState:
         A retry wins; then a recording not answered yet; then a typed question. A recording that
         is still in the widget but was already asked is ignored, so reruns never re-ask it.
         """
+        taken = self._take(recording, typed)
+        if taken is not None:
+            self.replay = None  # a new answer is coming: earlier players go back to buttons
+        return taken
+
+    def _take(self, recording: Any, typed: str | None) -> tuple[Question, str | None] | None:
         if self.retry and self.failed is not None:
             provider = "offline" if self.retry == "offline" else None
             self.retry = None
@@ -67,6 +75,8 @@ class PageState:
             if rid != self.last_recording_id:
                 self.last_recording_id = rid
                 return Question(audio=recording.getvalue(), recording_id=rid), None
+        suggested, self.suggested = self.suggested, None
+        typed = typed if typed is not None and typed.strip() else suggested
         if typed is not None and typed.strip():
             return Question(text=typed.strip()), None
         return None
@@ -86,7 +96,7 @@ class PageState:
         """Forget the exchanges and any error; keep last_recording_id so the recording still in
         the widget is not asked again."""
         self.conversation = Conversation(customer=self.conversation.customer)
-        self.failed = self.notice = self.retry = None
+        self.failed = self.notice = self.retry = self.replay = None
         self.conversation_no += 1
 
 

@@ -17,6 +17,7 @@ from page.markup import md_escape as esc
 from page.progress import seconds, timeline
 
 SNIPPET_CHARS = 220
+CHART_COLOR = "#2f6f73"  # the theme's primary colour (.streamlit/config.toml)
 
 
 # -- shaping (no Streamlit) ---------------------------------------------------------------------
@@ -162,12 +163,17 @@ def _render_call(call: ToolCall) -> None:
             games_rows(data),
             hide_index=True,
             column_config={
-                "Entry fees": st.column_config.NumberColumn(format="$%.2f"),
-                "Cash won": st.column_config.NumberColumn(format="$%.2f"),
-                "Points": st.column_config.NumberColumn(format="%d"),
+                "Played": st.column_config.NumberColumn(format="localized"),
+                "Entry fees": st.column_config.NumberColumn(format="dollar"),
+                "Points": st.column_config.NumberColumn(format="localized"),
+                "Cash won": st.column_config.NumberColumn(format="dollar"),
             },
         )
-        st.bar_chart(points_by_game(data), x="game", y="points", height=180, y_label="points")
+        points = points_by_game(data)
+        st.bar_chart(
+            points, x="game", y="points", horizontal=True, color=CHART_COLOR,
+            height=48 + 32 * len(points["game"]), x_label="", y_label="points earned",
+        )  # fmt: skip
     elif call.name == "search_help_center" and data.get("passages"):
         for number, passage in enumerate(data["passages"], start=1):
             st.markdown(citation(number, passage))

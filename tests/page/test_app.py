@@ -70,8 +70,7 @@ def test_spoken_question_gets_transcript_audio_and_a_trace_of_the_tools(transcri
 
     at = open_trace(at)
     (assistant,) = messages(at, "assistant")
-    (panel,) = assistant.expander
-    assert panel.label == "Behind the answer"
+    (panel,) = [e for e in assistant.expander if e.label == "Behind the answer"]
     (games,) = panel.dataframe
     assert {"Game", "Played", "Points", "Cash won"} <= set(games.value.columns)
     assert panel.get("arrow_vega_lite_chart") or panel.get("vega_lite_chart"), "points chart"
@@ -82,18 +81,48 @@ def test_spoken_question_gets_transcript_audio_and_a_trace_of_the_tools(transcri
     assert "audio" in captions and "estimated cost $" in captions
 
 
-def test_a_rerun_neither_asks_again_nor_replays_the_answer(cloud_env, make_app):
+def test_a_rerun_neither_asks_again_nor_touches_the_playing_answer(cloud_env, make_app):
+    """The browser keeps an element sent again unchanged: the answer neither restarts nor stops
+    (tests/page/test_browser.py checks the player itself). A newer answer takes over autoplay."""
     double = cloud_env
-    double.reply_audio("Hello from the double.")
+    double.reply_audio("Hello from the double.").reply_audio("A second answer.")
     at = ask_by_voice(make_app().run(), question_wav())
+    (played,) = audios(messages(at, "assistant")[0])
     asked = len(double.chat_requests)
 
     at.run()
 
     assert len(double.chat_requests) == asked
     (assistant,) = messages(at, "assistant")
-    (reply_audio,) = audios(assistant)
-    assert not reply_audio.proto.autoplay
+    (again,) = audios(assistant)
+    assert again.proto == played.proto and again.proto.autoplay
+
+    at.chat_input(key="typed").set_value("And another thing?").run()
+    at.run()
+    first, second = messages(at, "assistant")
+    assert not audios(first), "an earlier answer waits behind a button"
+    assert audios(second)[0].proto.autoplay
+
+
+def test_an_earlier_answer_can_be_played_again(cloud_env, make_app):
+    double = cloud_env
+    double.reply_audio("First answer.").reply_audio("Second answer.")
+    at = ask_by_voice(make_app().run(), question_wav())
+    at.chat_input(key="typed").set_value("And another thing?").run()
+    at.run()  # the run that answered drew the first exchange while it was still the newest
+    first_user = messages(at, "user")[0]
+    assert [b.label for b in first_user.button] == ["Play the recording"]
+
+    button(at, "Play the answer again").click().run()
+
+    first, second = messages(at, "assistant")
+    (again,) = audios(first)
+    assert again.proto.autoplay, "it plays at once"
+    exchange = at.session_state["voicedesk"].conversation.exchanges[0]
+    assert again.proto.url.endswith(".wav") and exchange.reply.audio_wav[:4] == b"RIFF"
+    assert len(audios(second)) == 1
+    at.run()
+    assert audios(messages(at, "assistant")[0])[0].proto == again.proto, "not restarted"
 
 
 def test_typed_question_is_answered_in_speech(cloud_env, make_app):
@@ -163,16 +192,34 @@ def test_silent_recording_is_refused_without_a_pointless_try_again(cloud_env, ma
     assert cloud_env.chat_requests == [], "a silent recording never reaches the model"
 
 
-def test_unreachable_model_offers_answer_offline(cloud_env, make_app, monkeypatch):
+def test_unreachable_model_offers_answer_offline(cloud_env, make_app):
     double = cloud_env
     double.close_connection()
     at = ask_by_voice(make_app().run(), question_wav())
 
     assert not at.exception
     (error,) = at.error
-    assert "cannot be reached" in error.value
+    assert error.value == "OpenAI cannot be reached; check the network connection and try again."
     labels = [b.label for b in at.button]
     assert "Try again" in labels and "Answer offline" in labels
+
+
+@pytest.mark.offline_models
+def test_answer_offline_answers_that_turn_on_this_machine(cloud_env, make_app):
+    double = cloud_env
+    double.close_connection()
+    at = make_app().run()
+    at.selectbox(key="customer").set_value("maria").run()
+    ask_by_voice(at, question_wav("How many games did I play?"))
+
+    button(at, "Answer offline").click().run()
+
+    assert not at.exception and not at.error
+    (exchange,) = at.session_state["voicedesk"].conversation.exchanges
+    assert exchange.reply.provider == "offline"
+    assert exchange.reply.audio_wav[:4] == b"RIFF" and exchange.reply.transcript
+    assert at.selectbox(key="provider").value == "openai", "only that turn went offline"
+    assert len(double.chat_requests) == 1
 
 
 def test_new_conversation_forgets_the_exchanges_but_does_not_reask(cloud_env, make_app):
@@ -215,7 +262,12 @@ def test_transcript_download_holds_the_conversation(cloud_env, make_app):
     assert "Is my balance fine?" in markdown and "Your balance is fine." in markdown
 
 
-def test_first_open_without_keys_says_how_to_connect(page_env, make_app):
+@pytest.mark.offline_models
+def test_first_open_without_keys_says_how_to_connect_and_loads_the_offline_models(
+    page_env, make_app
+):
+    from assistant.offline.client import shared_engine
+
     at = make_app().run()
 
     assert not at.exception
@@ -223,6 +275,13 @@ def test_first_open_without_keys_says_how_to_connect(page_env, make_app):
     assert "OPENAI_API_KEY" in note and "AZURE_OPENAI_ENDPOINT" in note
     assert "JIRA_SERVER" in note
     assert at.audio_input(key="mic")
+    assert at.selectbox(key="provider").value == "offline"
+    # The models started loading when the page opened; wait for them (a process must not exit
+    # while they load), then the sidebar says they are ready.
+    shared_engine().warm_up(background=False)
+    at.run()
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "Speech models ready" in captions, captions
 
 
 def test_sign_in_is_required_when_auth_is_configured(cloud_env, make_app):
@@ -266,3 +325,26 @@ def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app
     with sqlite3.connect(store) as db:
         (agent,) = db.execute("SELECT agent FROM tickets WHERE number = ?", (number,)).fetchone()
     assert agent == "Ana Agent"
+
+
+def test_a_bug_on_the_page_is_one_sentence_and_a_logged_traceback(
+    cloud_env, page_env, make_app, monkeypatch
+):
+    import page.conversation
+
+    def broken(reply):
+        raise KeyError("passages")
+
+    monkeypatch.setattr(page.conversation, "render_trace", broken)
+    cloud_env.reply_audio("An answer.")
+    at = make_app().run()
+    at.chat_input(key="typed").set_value("A question").run()
+
+    at = open_trace(at)
+
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Something went wrong on this page; the details are in the log. Reload to go on."
+    ]
+    log = (page_env / "data" / "voicedesk.log").read_text()
+    assert "the page failed" in log and "KeyError: 'passages'" in log

@@ -72,3 +72,13 @@ def test_each_session_gets_its_own_state():
     one, two = {}, {}
     assert page_state(one) is page_state(one)
     assert page_state(one) is not page_state(two)
+
+
+def test_a_clicked_example_is_asked_once_as_typed_text():
+    state = PageState()
+    state.suggested = "How do I withdraw my winnings?"
+    assert state.take_question(None, None) == (
+        Question(text="How do I withdraw my winnings?"),
+        None,
+    )
+    assert state.take_question(None, None) is None
