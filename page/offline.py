@@ -10,6 +10,7 @@ import streamlit as st
 from page.markup import md_escape
 
 REFRESH_S = 2.0
+VOICES = {"piper": "Piper", "espeak-ng": "espeak-ng"}
 
 
 def models_state(status: dict[str, Any]) -> tuple[str, str]:
@@ -18,7 +19,7 @@ def models_state(status: dict[str, Any]) -> tuple[str, str]:
     if errors:
         return "failed", " ".join(str(error) for error in errors.values())
     if status.get("warm") or (status.get("stt") == "ready" and status.get("tts") == "ready"):
-        voice = status.get("tts_engine") or "local voice"
+        voice = VOICES.get(status.get("tts_engine"), status.get("tts_engine") or "a local voice")
         return "ready", f"Speech models ready (Whisper hears, {voice} speaks)."
     return "loading", "Loading the offline speech models; the first answer waits for them."
 

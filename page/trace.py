@@ -17,6 +17,7 @@ from page.markup import md_escape as esc
 from page.progress import seconds, timeline
 
 SNIPPET_CHARS = 220
+PROVIDERS = {"openai": "OpenAI", "azure": "Azure OpenAI", "offline": "offline engine"}
 CHART_COLOR = "#2f6f73"  # the theme's primary colour (.streamlit/config.toml)
 
 
@@ -140,7 +141,8 @@ def render_trace(reply: Reply) -> None:
     for call in reply.tool_calls:
         _render_call(call)
     st.caption(f"**Timings** · {timings_line(reply)}")
-    st.caption(f"**Usage** · {usage_line(reply.usage)} · {reply.provider}, {reply.model}")
+    where = PROVIDERS.get(reply.provider, reply.provider)
+    st.caption(f"**Usage** · {usage_line(reply.usage)} · {esc(where)}, {esc(reply.model)}")
     if reply.extra.get("warning"):
         st.caption(f":material/warning: {esc(str(reply.extra['warning']))}")
 
@@ -172,7 +174,7 @@ def _render_call(call: ToolCall) -> None:
         points = points_by_game(data)
         st.bar_chart(
             points, x="game", y="points", horizontal=True, color=CHART_COLOR,
-            height=48 + 32 * len(points["game"]), x_label="", y_label="points earned",
+            height=90 + 34 * len(points["game"]), x_label="", y_label="points earned",
         )  # fmt: skip
     elif call.name == "search_help_center" and data.get("passages"):
         for number, passage in enumerate(data["passages"], start=1):

@@ -100,6 +100,7 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
                 "() => Array.from(document.querySelectorAll('audio')).some(a => !a.paused)",
                 timeout=10_000,
             )  # the answer plays by itself
+            settle(page)
             page.screenshot(path=shots / "04-answered.png")
 
             players = page.evaluate(PLAYERS)
@@ -121,7 +122,9 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
             expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=15_000)
             expect(page.get_by_text("[1]").first).to_be_visible()
             settle(page)
-            page.get_by_test_id("stDataFrame").scroll_into_view_if_needed()
+            page.mouse.move(800, 300)
+            page.mouse.wheel(0, 350)  # down to the table and the chart
+            page.wait_for_timeout(500)
             page.screenshot(path=shots / "05-behind-the-answer.png")
             after = page.evaluate(PLAYERS)[-1]
             assert not after["paused"] and after["time"] > before, "the rerun cut the answer off"

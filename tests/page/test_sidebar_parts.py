@@ -31,7 +31,7 @@ def test_offline_models_loading_ready_or_failed():
     state, sentence = models_state(
         {"stt": "ready", "tts": "ready", "tts_engine": "piper", "warm": True}
     )
-    assert state == "ready" and "piper speaks" in sentence
+    assert state == "ready" and "Piper speaks" in sentence
     state, sentence = models_state(
         {"stt": "failed", "tts": "ready", "warm": True,
          "errors": {"whisper": "The whisper model could not load: no file."}}
