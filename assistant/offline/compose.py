@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-ANSWER_WORDS = 45  # about 15 seconds of speech
+ANSWER_WORDS = 40  # about 13 seconds of speech
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _MARKDOWN = re.compile(r"\*\*|__|`|^#+\s*|^\s*(?:[-*]|\d+\.)\s+", re.MULTILINE)
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -105,9 +105,9 @@ def trim_words(text: str, limit: int) -> str:
         kept.append(sentence)
     if kept:
         return " ".join(kept)
-    clauses = _clauses(text)
+    pieces = clauses(text)
     out = ""
-    for clause in clauses:
+    for clause in pieces:
         candidate = f"{out}, {clause}" if out else clause
         if len(candidate.split()) > limit - 2:
             break
@@ -117,7 +117,7 @@ def trim_words(text: str, limit: int) -> str:
     return out.rstrip(",;:.") + ", and more."
 
 
-def _clauses(text: str) -> list[str]:
+def clauses(text: str) -> list[str]:
     """Split at commas and semicolons outside brackets: '12 chess games (1,200 points), ...'."""
     clauses, depth, start = [], 0, 0
     for i, char in enumerate(text):

@@ -1,0 +1,235 @@
+"""The offline engine's figures: turn latency (warm), cold start, peak memory; optionally accuracy.
+
+    python -m bench.offline                  # the three figures (about a minute on 2 cores)
+    python -m bench.offline --accuracy       # + routing exactness and word error rate per voice
+    python -m bench.offline --beam 5         # the same with another Whisper beam size
+
+`run(quick=False) -> dict` is what `python -m bench` calls. Each measurement runs in a fresh
+process, so cold start and memory are those of a real app process:
+* offline_turn_s_median: a 3-second spoken question to the reply WAV ready, warm models: call 1
+  (with the turn's concurrent transcription request) -> tool results -> call 2, median of turns;
+* offline_cold_start_s: process start to the first reply WAV (imports, model loads, first turn);
+* offline_peak_rss_mb: the process's peak resident memory after 10 turns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTION = "How many games did I play last week, and what are my points?"
+QUESTION_S = 3.0
+TOOL_RESULT = {
+    "ok": True,
+    "summary": "Maria Lopez played 42 chess games (3,120 points, $56.00 won), 17 poker games "
+    "(980 points, $120.50 won), 9 ludo games (410 points, $12.00 won).",
+    "data": {"user_name": "maria", "games_played": 68},
+}
+GOALS = {"offline_turn_s_median": 1.5, "offline_cold_start_s": 5.0, "offline_peak_rss_mb": 1200}
+
+
+def run(quick: bool = False, beam: int | None = None, accuracy: bool = False) -> dict[str, Any]:
+    turns = 3 if quick else 10
+    with tempfile.TemporaryDirectory() as tmp:
+        question = Path(tmp) / "question.wav"
+        question.write_bytes(_question_wav())
+        result = _child_run(question, turns, beam)
+    if accuracy:
+        result.update(_accuracy(beam))
+    return result
+
+
+def _question_wav() -> bytes:
+    """The question spoken by Piper, padded with silence to exactly 3 seconds at 16 kHz."""
+    import numpy as np
+
+    from assistant.offline.tts import PiperSpeaker
+    from assistant.offline.wavio import decode_wav, encode_wav
+
+    samples = decode_wav(PiperSpeaker().wav(QUESTION))[: int(QUESTION_S * 16_000)]
+    padded = np.zeros(int(QUESTION_S * 16_000), dtype=np.float32)
+    padded[: len(samples)] = samples
+    return encode_wav(padded, 16_000)
+
+
+def _child_run(question: Path, turns: int, beam: int | None) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "bench.offline",
+        "--child",
+        str(question),
+        "--turns",
+        str(turns),
+    ]
+    if beam:
+        command += ["--beam", str(beam)]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    assert child.stdout is not None
+    first = child.stdout.readline()
+    cold_start = time.perf_counter() - started  # measured here: includes interpreter start
+    rest = child.stdout.read()
+    if child.wait() != 0 or not first.startswith("first-reply"):
+        raise RuntimeError("the offline benchmark process failed; run python -m bench.offline")
+    report = json.loads(rest.strip().splitlines()[-1])
+    times = report.pop("turn_s")
+    return {
+        "offline_turn_s_median": round(statistics.median(times), 3),
+        "offline_cold_start_s": round(cold_start, 2),
+        "offline_peak_rss_mb": report.pop("peak_rss_mb"),
+        "offline_turn_s_max": round(max(times), 3),
+        "offline_turns": len(times),
+        **report,
+    }
+
+
+def _child(question_path: str, turns: int, beam: int | None) -> None:
+    """Runs in the fresh process: first turn (cold), then `turns` warm turns."""
+    import base64
+    import resource
+    import threading
+
+    from assistant.offline.client import make_offline_client, shared_engine
+    from assistant.offline.stt import SpeechToText
+    from tests.offline.cases import tool_schemas
+
+    engine = shared_engine()
+    if beam:
+        engine.stt = SpeechToText(engine.key_prefixes, beam_size=beam)
+    client = make_offline_client(engine=engine)  # starts loading the models in the background
+    wav = Path(question_path).read_bytes()
+    tools = tool_schemas()
+
+    def turn() -> dict[str, float]:
+        engine.stt.forget()  # time a real transcription every turn
+        started = time.perf_counter()
+        transcription = threading.Thread(
+            target=lambda: client.audio.transcriptions.create(
+                model="whisper-tiny.en", file=("question.wav", wav, "audio/wav")
+            )
+        )
+        transcription.start()
+        msgs = [
+            {"role": "system", "content": "You are VoiceDesk."},
+            {"role": "system", "content": "Customer being helped: maria"},
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": {
+                "data": base64.b64encode(wav).decode(), "format": "wav"}}]},
+        ]  # fmt: skip
+        first = _create(client, msgs, tools)
+        stt_ms = engine.last_trace.timings_ms.get("stt", 0.0)
+        calls = first.choices[0].message.tool_calls or []
+        msgs.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": c.id, "type": "function", "function": {
+                "name": c.function.name, "arguments": c.function.arguments}} for c in calls]})  # fmt: skip
+        for call in calls:
+            msgs.append(
+                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(TOOL_RESULT)}
+            )
+        final = _create(client, msgs, tools)
+        base64.b64decode(final.choices[0].message.audio.data)  # the reply WAV, ready
+        elapsed = time.perf_counter() - started
+        transcription.join()
+        return {
+            "s": elapsed,
+            "stt_ms": stt_ms,
+            "tts_ms": engine.last_trace.timings_ms.get("tts", 0.0),
+        }
+
+    turn()
+    print("first-reply", flush=True)
+    results = [turn() for _ in range(turns)]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(
+        json.dumps(
+            {
+                "turn_s": [r["s"] for r in results],
+                "peak_rss_mb": round(peak),
+                "offline_stt_ms_median": round(statistics.median(r["stt_ms"] for r in results)),
+                "offline_tts_ms_median": round(statistics.median(r["tts_ms"] for r in results)),
+                "offline_models_load_s": round(
+                    (engine.stt.model.load_s or 0) + (engine.tts.model.load_s or 0), 2
+                ),
+                "offline_beam_size": engine.stt.beam_size,
+                "offline_tts_engine": engine.tts.engine,
+            }
+        ),
+        flush=True,
+    )
+
+
+def _create(client, msgs, tools):
+    return client.chat.completions.create(
+        model="voicedesk-offline",
+        modalities=["text", "audio"],
+        audio={"voice": "alloy", "format": "wav"},
+        tools=tools,
+        tool_choice="auto",
+        messages=msgs,
+    )
+
+
+def _accuracy(beam: int | None) -> dict[str, Any]:
+    """Routing exactness and word error rate over the spoken test questions (both voices)."""
+    from assistant.offline.engine import OfflineEngine
+    from assistant.offline.router import route
+    from assistant.offline.stt import BEAM_SIZE, SpeechToText
+    from tests.offline.cases import mismatch, tool_schemas
+    from tests.offline.fixtures import Synthesiser, spoken_cases, word_error_rate
+
+    engine = OfflineEngine(stt=SpeechToText({"GRV"}, beam_size=beam or BEAM_SIZE))
+    engine.warm_up(background=False)
+    synth = Synthesiser(Path(tempfile.gettempdir()) / "voicedesk-offline-voices")
+    tools, exact, edits, ms = tool_schemas(), 0, {}, []
+    cases = spoken_cases()
+    for spoken in cases:
+        heard = engine.stt.transcribe(synth.wav(spoken))
+        ms.append(heard.ms)
+        errors, words = word_error_rate(spoken.case.text, heard.raw)
+        total = edits.setdefault(spoken.voice, [0, 0])
+        total[0], total[1] = total[0] + errors, total[1] + words
+        exact += mismatch(spoken.case, route(heard.text, tools, spoken.case.customer)) is None
+    figures: dict[str, Any] = {
+        "offline_routing_exact": round(exact / len(cases), 3),
+        "offline_stt_ms_median_fixtures": round(statistics.median(ms)),
+    }
+    for voice, (errors, words) in edits.items():
+        figures[f"offline_wer_{voice}"] = round(errors / words, 3)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.offline", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="3 warm turns instead of 10")
+    parser.add_argument("--accuracy", action="store_true", help="also routing and word error rate")
+    parser.add_argument("--beam", type=int, help="Whisper beam size (default: the engine's)")
+    parser.add_argument("--turns", type=int, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(args.child, args.turns, args.beam)
+        return 0
+    figures = run(quick=args.quick, beam=args.beam, accuracy=args.accuracy)
+    for key, value in figures.items():
+        goal = GOALS.get(key)
+        verdict = ""
+        if goal is not None:
+            verdict = f"  (goal ≤ {goal:g}: {'met' if value <= goal else 'MISSED'})"
+        print(f"{key:34} {value}{verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
