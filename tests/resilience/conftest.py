@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.service import build_engine
+from assistant.service import build_engine, build_tools
 from tests.cloud.conftest import need, postgres_odbc, sqlite_odbc  # noqa: F401 (fixtures)
 from tests.doubles.chat_double import ChatDouble
 from tests.doubles.jira_double import JiraDouble
@@ -77,7 +77,8 @@ def fill_help_index(double: SearchDouble) -> None:
 @pytest.fixture
 def engine_for(clean_env, tmp_path):
     """Build an engine from settings (as the page and the CLI do): model on a double, the
-    backends chosen by the settings; nothing from the developer's own environment."""
+    backends chosen by the settings; nothing from the developer's own environment. The last
+    engine's backends are kept in `build.backends`."""
 
     def build(double: ChatDouble, provider: str = "openai", **overrides):
         overrides.setdefault("voicedesk_max_retries", 0)
@@ -90,6 +91,7 @@ def engine_for(clean_env, tmp_path):
             overrides.setdefault("openai_base_url", double.base_url)
             overrides.setdefault("openai_api_key", "sk-test")
         settings = make_settings(tmp_path / "data", **overrides)
-        return build_engine(settings)
+        build.backends, registry = build_tools(settings)
+        return build_engine(settings, registry=registry)
 
     return build

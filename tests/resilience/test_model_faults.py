@@ -57,14 +57,14 @@ FAULTS = [
         "401 key refused",
         lambda d: d.fail(401, "Incorrect API key provided: sk-test.", code="invalid_api_key"),
         r"refused the API key; check OPENAI_API_KEY",
-    ),  # fmt: skip
+    ),
     Fault(
         "403 model not allowed",
         lambda d: d.fail(
             403, "You are not allowed to sample from this model.", code="model_not_allowed"
         ),
         r"may not use gpt-4o-audio-preview",
-    ),  # fmt: skip
+    ),
     Fault(
         "404 unknown model",
         lambda d: d.fail(
@@ -73,7 +73,7 @@ FAULTS = [
             code="model_not_found",
         ),
         r"no model called 'gpt-4o-audio-preview'; check VOICEDESK_MODEL",
-    ),  # fmt: skip
+    ),
     Fault(
         "404 unknown deployment (Azure)",
         lambda d: d.fail(
@@ -81,38 +81,36 @@ FAULTS = [
         ),
         r"Azure OpenAI has no deployment called 'voice-prod'; check AZURE_OPENAI_DEPLOYMENT",
         provider="azure",
-    ),  # fmt: skip
+    ),
     Fault(
         "429 rate limit",
         lambda d: d.fail(429, "Rate limit reached for requests.", code="rate_limit_exceeded"),
         r"busy \(rate limit\)",
         transient=True,
-    ),  # fmt: skip
+    ),
     Fault(
         "429 out of credit",
         lambda d: d.fail(429, "You exceeded your current quota.", code="insufficient_quota"),
         r"out of credit",
-    ),  # fmt: skip
+    ),
     Fault(
         "500 server error",
         lambda d: d.fail(500, "The server had an error while processing your request."),
         r"problem on its side",
         transient=True,
-    ),  # fmt: skip
+    ),
     Fault("timeout", hang, r"took too long to answer"),
     Fault(
         "connection dropped", lambda d: d.close_connection(), r"cannot be reached", transient=True
-    ),  # fmt: skip
+    ),
     Fault("connection refused", go_down, r"cannot be reached"),
-    Fault(
-        "body not JSON (HTML from a proxy)", lambda d: d.reply_not_json(), r"could not read"
-    ),  # fmt: skip
+    Fault("body not JSON (HTML from a proxy)", lambda d: d.reply_not_json(), r"could not read"),
     Fault(
         "content filter (Azure)",
         lambda d: d.reply_content_filter(),
         r"content filter",
         provider="azure",
-    ),  # fmt: skip
+    ),
 ]
 
 
