@@ -83,6 +83,7 @@ def _child_run(question: Path, turns: int, beam: int | None) -> dict[str, Any]:
     if child.wait() != 0 or not first.startswith("first-reply"):
         raise RuntimeError("the offline benchmark process failed; run python -m bench.offline")
     report = json.loads(rest.strip().splitlines()[-1])
+    report["machine_load_1m"] = os.getloadavg()[0]
     times = report.pop("turn_s")
     return {
         "offline_turn_s_median": round(statistics.median(times), 3),
@@ -113,7 +114,7 @@ def _child(question_path: str, turns: int, beam: int | None) -> None:
 
     def turn() -> dict[str, float]:
         engine.stt.forget()  # time a real transcription every turn
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         transcription = threading.Thread(
             target=lambda: client.audio.transcriptions.create(
                 model="whisper-tiny.en", file=("question.wav", wav, "audio/wav")
@@ -138,10 +139,11 @@ def _child(question_path: str, turns: int, beam: int | None) -> None:
             )
         final = _create(client, msgs, tools)
         base64.b64decode(final.choices[0].message.audio.data)  # the reply WAV, ready
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         transcription.join()
         return {
             "s": elapsed,
+            "cpu_s": cpu,
             "stt_ms": stt_ms,
             "tts_ms": engine.last_trace.timings_ms.get("tts", 0.0),
         }
@@ -155,6 +157,10 @@ def _child(question_path: str, turns: int, beam: int | None) -> None:
             {
                 "turn_s": [r["s"] for r in results],
                 "peak_rss_mb": round(peak),
+                # CPU seconds of the process per turn: tells a busy machine from a slow engine.
+                "offline_turn_cpu_s_median": round(
+                    statistics.median(r["cpu_s"] for r in results), 3
+                ),
                 "offline_stt_ms_median": round(statistics.median(r["stt_ms"] for r in results)),
                 "offline_tts_ms_median": round(statistics.median(r["tts_ms"] for r in results)),
                 "offline_models_load_s": round(
