@@ -17,6 +17,7 @@ import streamlit as st
 
 from assistant.history import SPOKEN_PLACEHOLDER, Exchange
 from assistant.models import Event, Reply
+from assistant.turn import MAX_TYPED_CHARS
 from page.markup import md_escape
 from page.progress import ProgressLog, seconds, timeline, total_ms
 from page.state import Notice, Question
@@ -25,6 +26,7 @@ from page.trace import render_trace
 USER_AVATAR = ":material/support_agent:"
 ASSISTANT_AVATAR = ":material/headset_mic:"
 LISTENING = "_Spoken question_"
+SHOWN_OF_LONG = 300  # characters shown of a typed question too long to answer
 DONE_ICON = ":material/check:"  # what st.status shows when complete
 NO_SPEECH = ":material/volume_off: This answer came without speech."
 # Bring the newest message into view: the page does not follow new content by itself. A
@@ -85,7 +87,7 @@ def render_question(question: Question, key: str) -> Callable[[str], None]:
     """The user's side of a turn not answered yet; returns how to fill in their words later."""
     with st.chat_message("user", avatar=USER_AVATAR):
         words = st.empty()
-        words.markdown(md_escape(question.text) if question.text else LISTENING)
+        words.markdown(_typed_words(question.text) if question.text else LISTENING)
         if question.audio:
             alt = f"Recording of question {_ordinal(key)}"
             st.audio(question.audio, format="audio/wav", alt=alt)
@@ -195,6 +197,14 @@ def _trace(reply: Reply, key: str) -> None:
 def _ordinal(key: str) -> int:
     """'2-0' (conversation 2, first exchange) -> 1: the number a person counts by."""
     return int(key.rsplit("-", 1)[-1]) + 1
+
+
+def _typed_words(text: str) -> str:
+    """A typed question as asked; of one too long to answer (refused), only its start, so a
+    pasted book is not sent to the browser on every rerun."""
+    if len(text) <= MAX_TYPED_CHARS:
+        return md_escape(text)
+    return md_escape(text[:SHOWN_OF_LONG]) + f" … _({len(text):,} characters)_"
 
 
 def _user_text(text: str) -> str:
