@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +44,15 @@ CURRENT_AGENT: ContextVar[str | None] = ContextVar("voicedesk_agent", default=No
 
 class ToolUnavailable(Exception):
     """A backend cannot serve right now. Its message is one plain sentence for the user."""
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with each secret replaced by "[secret]": servers and proxies may echo credentials
+    back in error details, and those details reach the model, the answer and the logs."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[secret]")
+    return text
 
 
 @dataclass(frozen=True)

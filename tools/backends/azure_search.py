@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from tools.base import ToolUnavailable
+from tools.base import ToolUnavailable, redact
 from tools.help_search import Passage
 
 SELECT = ["id", "title", "section", "source", "text"]
@@ -202,7 +202,7 @@ class AzureHelpSearch:
             )
         if status == 400:
             error = getattr(exc, "error", None)
-            detail = _first_line(getattr(error, "message", None) or str(exc))
+            detail = _first_line(redact(getattr(error, "message", None) or str(exc), [self._key]))
             return (
                 f"Azure AI Search rejected the request (400: {detail}); check "
                 "AZURE_SEARCH_SEMANTIC_CONFIGURATION and AZURE_SEARCH_VECTOR_FIELD."

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import threading
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tools.backends.outbox import OUTBOX_FILE, Entry, Outbox
-from tools.base import ToolUnavailable
+from tools.base import ToolUnavailable, redact
 from tools.grievances import Ticket
 
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]{0,8}")
@@ -372,6 +373,13 @@ class JiraGrievances:
         except (KeyError, TypeError, ValueError):
             raise _Failure(f"Jira at {self.where} sent an answer we could not read.") from None
 
+    def _redact(self, text: str) -> str:
+        """Jira's words without our token, plain or in the Basic header (a proxy may echo it)."""
+        if not self._token:
+            return text
+        basic = base64.b64encode(f"{self.email}:{self._token}".encode()).decode()
+        return redact(text, [self._token, basic])
+
     def _explain(self, status: int | None, text: str | None) -> _Failure:
         if status == 401:
             return _Failure(
@@ -390,7 +398,7 @@ class JiraGrievances:
         if status == 429:
             return _Failure("Jira is rate-limiting us (429); try again in a minute.")
         if status == 400:
-            detail = " ".join((text or "").split())[:160] or "no detail given"
+            detail = " ".join(self._redact(text or "").split())[:160] or "no detail given"
             return _Failure(
                 f"Jira rejected the ticket (400: {detail}); check JIRA_ISSUE_TYPE and the "
                 "project's required fields.",
