@@ -7,6 +7,7 @@ No tool needed, or a question back ("Which player is this about?") -> a spoken a
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import json
@@ -64,6 +65,9 @@ class OfflineEngine:
             if self._warm_thread is None:
                 self._warm_thread = threading.Thread(target=self._warm_up, daemon=True)
                 self._warm_thread.start()
+                # A process that ends while a model is still loading or running in C++ aborts
+                # ("terminate called ..."): let the warm-up finish first.
+                atexit.register(self._warm_thread.join, 60)
         if background:
             return self._warm_thread
         self._warm_thread.join()

@@ -17,6 +17,7 @@ _DIGIT_WORDS = {
 }  # fmt: skip
 _THOUSANDS = re.compile(r"\b\d{1,3}(?:,\d{3})+\b")
 _SPACES = re.compile(r"\s+")
+_ROUND_THEN_REST = re.compile(r"\b(\d*[1-9]0{3,})\s+(\d{1,3})\b")
 # Letters spelled one by one ("G R V", "G.R.V.", "G-R-V") or written together ("GRV"),
 # then an optional joiner and a number.
 _SPELLED_KEY = re.compile(r"\b((?:[A-Za-z][ .\-]{1,2}){1,5}[A-Za-z])\.?[ \-#]*(\d{1,9})\b")
@@ -31,9 +32,19 @@ def normalize(text: str, key_prefixes: Iterable[str] = ()) -> str:
         return text
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     text = alpha2digit(text, "en")
+    text = _ROUND_THEN_REST.sub(_join_round_number, text)
     text = _join_digit_runs(text)
     text = _SPELLED_KEY.sub(lambda m: _spelled_key(m, prefixes), text)
     return _WORD_KEY.sub(lambda m: _word_key(m, prefixes), text)
+
+
+def _join_round_number(match: re.Match[str]) -> str:
+    """'10000 91' (Whisper's "ten thousand ninety one") -> '10091'; '10 91' stays."""
+    head, rest = match.group(1), match.group(2)
+    zeros = len(head) - len(head.rstrip("0"))
+    if zeros >= 3 and len(rest) <= zeros:
+        return str(int(head) + int(rest))
+    return match.group(0)
 
 
 def _join_digit_runs(text: str) -> str:
