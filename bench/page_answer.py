@@ -2,10 +2,10 @@
 
 The page (`streamlit run app.py`, on 127.0.0.1) answers offline, with the local speech engine
 and the embedded backends, for the customer `maria`. Chromium's fake microphone plays a spoken
-question (espeak-ng) into `st.audio_input`; the benchmark clicks Record, waits for the question
-to be said, clicks Stop recording, and times until a new audio player appears in an answer
-(an assistant message: the one with the status and "Behind the answer" expanders). The first
-turn loads the speech models and is a warm-up; the figure is the median of the turns after it.
+question (espeak-ng) into `st.audio_input`; the benchmark waits for the page to be idle, clicks
+Record, waits for the question to be said, clicks Stop recording, and times until the new
+answer (the newest chat message) has its audio player. The first turn loads the speech models
+and is a warm-up; the figure is the median of the turns after it.
 
 The server and browser helpers are the page's own (tests/page/browser.py).
 """
@@ -19,15 +19,21 @@ from typing import Any
 
 from bench.measure import median, rounded
 
+ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How many chess games did I play?"
 CUSTOMER = "maria"
-ANSWERS = "[data-testid=stChatMessage]:has([data-testid=stExpander]) audio"
-ERRORS = "[data-testid=stChatMessage] [data-testid=stAlertContentError]"
-WAIT_JS = """([answers, errors, seenAnswers, seenErrors]) => {
-    if (document.querySelectorAll(answers).length > seenAnswers) return "answer";
-    if (document.querySelectorAll(errors).length > seenErrors) return "error";
-    return null;
+# The chat messages of the current run (not those left stale from the previous one), and
+# whether the newest has its audio player (an answer) or an error (a refusal, a failure).
+# Earlier answers may become replay buttons, so only the newest message is looked at.
+WAIT_JS = """(before) => {
+    const live = Array.from(document.querySelectorAll('[data-testid=stChatMessage]'))
+        .filter(m => !m.closest('[data-stale="true"]'));
+    if (live.length < before + 2) return null;
+    const newest = live[live.length - 1];
+    if (newest.querySelector('[data-testid=stAlertContentError]')) return "error";
+    return newest.querySelector('audio') ? "answer" : null;
 }"""
+MESSAGES = "[data-testid=stChatMessage]"
 
 
 def unavailable() -> str | None:
@@ -68,10 +74,15 @@ def run(turns: int = 5, warmup: int = 1, settings: dict[str, str] | None = None)
                     microphone_widget = page.get_by_test_id("stAudioInput")
                     microphone_widget.wait_for(timeout=60_000)
                     ready_s = time.perf_counter() - started
-                    seconds = [
-                        _one_turn(page, microphone_widget, wav_seconds(question))
-                        for _ in range(warmup + turns)
-                    ]
+                    seconds = []
+                    for number in range(warmup + turns):
+                        try:
+                            seconds.append(
+                                _one_turn(page, microphone_widget, wav_seconds(question))
+                            )
+                        except Exception as exc:
+                            shot = _screenshot(page)
+                            raise RuntimeError(f"turn {number + 1}: {exc} (page: {shot})") from None
                 finally:
                     browser.close()
         except Exception as exc:
@@ -92,9 +103,27 @@ def run(turns: int = 5, warmup: int = 1, settings: dict[str, str] | None = None)
     }
 
 
+def _screenshot(page: Any) -> str:
+    """Where the page looked like when a turn failed (test-output/bench/, not committed)."""
+    folder = ROOT / "test-output" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "page_answer_failure.png"
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except Exception:
+        return "no screenshot"
+    return str(path)
+
+
+def _settle(page: Any) -> None:
+    """Wait until the page's run is over (no element left stale from the previous run)."""
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
+    page.wait_for_timeout(300)
+
+
 def _one_turn(page: Any, widget: Any, question_s: float) -> float:
-    answers = page.locator(ANSWERS).count()
-    errors = page.locator(ERRORS).count()
+    _settle(page)  # a click while the page still runs may be lost with that run
+    before = page.locator(MESSAGES).count()
     widget.get_by_role("button", name="Record", exact=True).click()
     time.sleep(question_s + 0.4)  # let the fake microphone say the whole question
     stop = widget.get_by_role("button", name="Stop recording", exact=True)
@@ -102,10 +131,10 @@ def _one_turn(page: Any, widget: Any, question_s: float) -> float:
     started = time.perf_counter()
     stop.click()
     outcome = page.wait_for_function(
-        WAIT_JS, arg=[ANSWERS, ERRORS, answers, errors], timeout=180_000, polling="raf"
+        WAIT_JS, arg=before, timeout=180_000, polling="raf"
     ).json_value()
     elapsed = time.perf_counter() - started
     if outcome != "answer":
-        message = page.locator(ERRORS).last.inner_text()
-        raise RuntimeError(f"the page answered with an error: {message}")
+        message = page.locator(MESSAGES).last.inner_text()
+        raise RuntimeError(f"the page answered with an error: {message[:300]}")
     return elapsed
