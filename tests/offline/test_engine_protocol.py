@@ -215,3 +215,18 @@ def test_a_model_that_cannot_load_is_reported_not_raised_as_a_traceback(engine):
     with pytest.raises(openai.InternalServerError) as raised:
         ask(client, messages(wav, customer="maria"), TOOLS)
     assert raised.value.status_code == 503
+
+
+def test_make_offline_client_gives_an_sdk_client_and_starts_loading_the_models():
+    from assistant.offline.client import make_offline_client, offline_engine_of
+
+    engine = scripted_engine()
+    client = make_offline_client(None, engine=engine)
+    assert isinstance(client, openai.OpenAI)
+    assert offline_engine_of(client) is engine
+    engine._warm_thread.join(5)
+    assert engine.status()["warm"] is True
+    reply = client.chat.completions.create(
+        model="voicedesk-offline", messages=messages("thank you", customer="maria")
+    )
+    assert reply.choices[0].message.content.startswith("You're welcome.")
