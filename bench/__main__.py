@@ -59,6 +59,8 @@ def is_number(value: Any) -> bool:
 
 def run_section(section: Section, quick: bool, debug: bool) -> tuple[dict[str, Any], str | None]:
     """(its output, None) or ({}, why it has no figures)."""
+    if quick and section.not_in_quick:
+        return {}, section.not_in_quick
     reason = section.unavailable()
     if reason:
         return {}, reason

@@ -29,6 +29,10 @@ def at_least(limit: float, unit: str = "") -> Goal:
 
 
 REFERENCE = Goal("(reference)")
+QUICK_SKIPS_OFFLINE = (
+    "not run by --quick: bench/offline.py loads the speech models in a fresh process, which "
+    "takes a minute or more on 2 cores (python -m bench.offline --quick runs it alone)"
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Section:
     figures: tuple[Figure, ...]
     run: Callable[[bool], dict[str, Any]]  # quick -> {key: value, ..., "details": {...}}
     unavailable: Callable[[], str | None] = lambda: None  # why it cannot run here
+    not_in_quick: str | None = None  # why a quick run leaves it out, if it does
 
     @property
     def keys(self) -> list[str]:
@@ -194,6 +199,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
         _offline,
         _offline_unavailable,
+        QUICK_SKIPS_OFFLINE,
     ),
     Section(
         "page_answer",
