@@ -110,7 +110,7 @@ def _page_answer(quick: bool) -> dict[str, Any]:
             "OPENAI_BASE_URL": responder.base_url,
             "OPENAI_API_KEY": "sk-bench",
         }
-        return page_answer.run(turns=1, warmup=1, settings=settings)
+        return page_answer.run(1, 1, settings, answered_by="the instant responder (quick run)")
 
 
 def _page_answer_unavailable() -> str | None:
