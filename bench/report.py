@@ -22,6 +22,11 @@ def goal_status(results: dict[str, Any], quick: bool) -> dict[str, dict[str, Any
     return status
 
 
+def shown_number(value: float) -> str:
+    """Three significant digits, as precise as repeated runs on a shared machine allow."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def table(results: dict[str, Any]) -> str:
     machine = results["machine"]
     run = results["run"]
@@ -43,7 +48,7 @@ def table(results: dict[str, Any]) -> str:
                 shown = "n/a"
                 notes.append(f"{figure.key}: {results['unavailable'].get(figure.key, 'no figure')}")
             else:
-                shown = f"{value:g} {figure.unit}".strip()
+                shown = f"{shown_number(value)} {figure.unit}".strip()
             mark = {True: "yes", False: "NO", None: ""}[goal["met"]]
             rows.append((figure.key, figure.what, shown, goal["goal"] or "", mark))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -68,7 +73,7 @@ def markdown_table(results: dict[str, Any]) -> str:
                 reason = results["unavailable"].get(figure.key, "no figure")
                 shown = f"n/a ({reason})"
             else:
-                shown = f"{value:g} {figure.unit}".strip()
+                shown = f"{shown_number(value)} {figure.unit}".strip()
             met = {True: "yes", False: "**no**", None: ""}[goals[figure.key]["met"]]
             goal = goals[figure.key]["goal"] or ""
             lines.append(f"| `{figure.key}` | {figure.what} | {shown} | {goal} | {met} |")
