@@ -58,25 +58,26 @@ def main() -> None:
     def retry(kind: str) -> None:
         state.retry = kind
 
-    exchanges = state.conversation.exchanges
-    for number, exchange in enumerate(exchanges):
-        render_exchange(
-            exchange, f"{state.conversation_no}-{number}", newest=number == len(exchanges) - 1,
-            replay=state.replay, on_replay=replay,
-        )  # fmt: skip
-
     with st.bottom, st.container(horizontal=True, vertical_alignment="center"):
         recording = st.audio_input(
             "Ask by voice", key="mic", sample_rate=16000, label_visibility="collapsed",
             help="Press the microphone, ask, then press stop.",
         )  # fmt: skip
         typed = st.chat_input("…or type a question", key="typed")
+    taken = state.take_question(recording, typed)  # before the history: a question stops it
+
+    exchanges = state.conversation.exchanges
+    for number, exchange in enumerate(exchanges):
+        exchange_key = f"{state.conversation_no}-{number}"
+        render_exchange(
+            exchange, exchange_key, newest=number == len(exchanges) - 1,
+            autoplay=exchange_key == state.autoplay, replay=state.replay, on_replay=replay,
+        )  # fmt: skip
 
     offline_offered = "offline" in resources.providers() and choices.provider != "offline"
     show_notice = partial(notice_body, offline_offered=offline_offered, on_retry=retry)
     key = f"{state.conversation_no}-{len(exchanges)}"  # of the exchange a question would add
 
-    taken = state.take_question(recording, typed)
     if taken is not None:
         question, override = taken
         turn = Turn(
@@ -94,6 +95,7 @@ def main() -> None:
         )
         if reply is not None:
             show_words(state.conversation.exchanges[-1].user_text)
+            state.autoplay = key  # it played as it arrived; reruns leave its player as it is
     elif state.notice is not None and state.failed is not None:
         render_question(state.failed, key)
         render_failed(lambda: show_notice(state.notice))

@@ -3,12 +3,17 @@ e.g. Microsoft Entra ID). Without it the page is open and no agent name is attac
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
-SHARED_KEYS = {"redirect_uri", "cookie_secret", "expose_tokens"}
+NO_AUTHLIB = "Sign-in is configured but needs the Authlib package: pip install Authlib."
+SIGN_IN_FAILED = "Sign-in could not start; check the [auth] section of secrets.toml (see the log)."
+log = logging.getLogger(__name__)
 
 
 def auth_section(secrets: Any) -> Mapping[str, Any] | None:
@@ -59,7 +64,14 @@ def require_staff() -> str | None:
 def _sign_in_screen(names: list[str | None]) -> None:
     st.title("VoiceDesk")
     st.write("VoiceDesk is for support staff. Please sign in with your work account.")
+    if importlib.util.find_spec("authlib") is None:
+        st.error(NO_AUTHLIB, icon=":material/error:")
+        return
     for name in names:
         label = f"Sign in with {name.capitalize()}" if name else "Sign in"
         if st.button(label, type="primary", icon=":material/login:", key=f"login-{name}"):
-            st.login(name)
+            try:
+                st.login(name)
+            except StreamlitAPIException:  # e.g. an [auth] section with a key missing
+                log.exception("sign-in could not start")
+                st.error(SIGN_IN_FAILED, icon=":material/error:")

@@ -42,11 +42,18 @@ SCROLL_TO_NEWEST = """<script>
 
 
 def render_exchange(
-    exchange: Exchange, key: str, *, newest: bool, replay: str | None, on_replay: Callable
+    exchange: Exchange,
+    key: str,
+    *,
+    newest: bool,
+    autoplay: bool,
+    replay: str | None,
+    on_replay: Callable,
 ) -> None:
-    """One finished exchange. The newest has its players on the page; an earlier one has
-    "Play again" buttons, and the one asked for gets its player (playing): the page stays
-    light however long the conversation (each player costs the rerun a hash of its audio)."""
+    """One finished exchange. The newest has its players on the page (its answer autoplays
+    until a new question is asked); an earlier one has "Play again" buttons, and the one asked
+    for gets its player, playing. So the page stays light however long the conversation (each
+    player costs every rerun a hash of its audio)."""
     number = _ordinal(key)
     with st.chat_message("user", avatar=USER_AVATAR):
         st.markdown(_user_text(exchange.user_text))
@@ -63,7 +70,7 @@ def render_exchange(
         st.markdown(md_escape(exchange.reply.transcript))
         if exchange.reply.audio_wav:
             _player(exchange.reply.audio_wav, f"{key}-answer", f"Spoken answer {number}",
-                    newest=newest, replay=replay, on_replay=on_replay, autoplay=newest)  # fmt: skip
+                    newest=newest, replay=replay, on_replay=on_replay, autoplay=autoplay)  # fmt: skip
         else:
             st.caption(NO_SPEECH)
         _trace(exchange.reply, key)

@@ -56,11 +56,15 @@ class Periodic(Generic[T]):
     def refreshing(self) -> bool:
         return self._running is not None
 
-    def refresh(self) -> None:
-        """Start a refresh now (unless one is running), e.g. for a "Check again" button."""
+    def refresh(self, wait: float = 0.0) -> None:
+        """Start a refresh now (unless one is running), e.g. for a "Check again" button, and
+        wait up to `wait` seconds for it, so the page can show its result at once."""
         with self._lock:
             if self._running is None:
                 self._start()
+            running = self._running
+        if running is not None and wait > 0:
+            running.wait(wait)
 
     def _start(self) -> None:
         done = self._running = threading.Event()

@@ -127,7 +127,8 @@ def _health() -> None:
                 st.caption(md_escape(extra))
     st.button(
         "Check again", key="health-refresh", type="tertiary", icon=":material/refresh:",
-        on_click=feed.refresh, disabled=feed.refreshing,
+        on_click=feed.refresh, kwargs={"wait": resources.FIRST_VIEW_WAIT_S},
+        disabled=feed.refreshing,
     )  # fmt: skip
 
 

@@ -49,6 +49,7 @@ class PageState:
     retry: str | None = None  # "again" or "offline": set by the error's buttons
     suggested: str | None = None  # an example question clicked on the empty page
     replay: str | None = None  # the earlier recording or answer asked to be played again
+    autoplay: str | None = None  # the key of the answer that plays by itself (the newest)
     conversation_no: int = 0  # bumps on "New conversation"; part of widget keys
 
     def take_question(
@@ -61,7 +62,9 @@ class PageState:
         """
         taken = self._take(recording, typed)
         if taken is not None:
-            self.replay = None  # a new answer is coming: earlier players go back to buttons
+            # A new question stops what is playing: the answer before it no longer autoplays
+            # (its player is redrawn, which stops it) and replayed players go back to buttons.
+            self.replay = self.autoplay = None
         return taken
 
     def _take(self, recording: Any, typed: str | None) -> tuple[Question, str | None] | None:
@@ -96,7 +99,7 @@ class PageState:
         """Forget the exchanges and any error; keep last_recording_id so the recording still in
         the widget is not asked again."""
         self.conversation = Conversation(customer=self.conversation.customer)
-        self.failed = self.notice = self.retry = self.replay = None
+        self.failed = self.notice = self.retry = self.replay = self.autoplay = None
         self.conversation_no += 1
 
 

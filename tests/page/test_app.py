@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 
 import pytest
 
+from page.auth import NO_AUTHLIB
 from tests.page.helpers import (
     ask_by_voice,
     audios,
@@ -98,6 +100,8 @@ def test_a_rerun_neither_asks_again_nor_touches_the_playing_answer(cloud_env, ma
     assert again.proto == played.proto and again.proto.autoplay
 
     at.chat_input(key="typed").set_value("And another thing?").run()
+    (stopped,) = audios(messages(at, "assistant")[0])
+    assert not stopped.proto.autoplay, "a new question stops the answer before it"
     at.run()
     first, second = messages(at, "assistant")
     assert not audios(first), "an earlier answer waits behind a button"
@@ -284,21 +288,42 @@ def test_first_open_without_keys_says_how_to_connect_and_loads_the_offline_model
     assert "Speech models ready" in captions, captions
 
 
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "not-a-real-secret",
+    "client_id": "id",
+    "client_secret": "secret",
+    "server_metadata_url": "https://login.example.com/.well-known/openid-configuration",
+}
+
+
 def test_sign_in_is_required_when_auth_is_configured(cloud_env, make_app):
     at = make_app()
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "not-a-real-secret",
-        "client_id": "id",
-        "client_secret": "secret",
-        "server_metadata_url": "https://login.example.com/.well-known/openid-configuration",
-    }
+    at.secrets["auth"] = AUTH
     at.user = {"is_logged_in": False}
     at.run()
 
     assert not at.exception
-    assert "Sign in" in [b.label for b in at.button]
     assert not at.get("audio_input"), "nothing to use before signing in"
+    if importlib.util.find_spec("authlib") is not None:
+        assert "Sign in" in [b.label for b in at.button]
+    else:  # requirements.txt brings Authlib; without it the page says what is missing
+        assert [e.value for e in at.error] == [NO_AUTHLIB]
+
+
+def test_sign_in_without_authlib_says_what_to_install(cloud_env, make_app, monkeypatch):
+    import page.auth
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(page.auth.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "authlib" else real(name, *a))  # fmt: skip
+    at = make_app()
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False}
+    at.run()
+
+    assert [e.value for e in at.error] == [NO_AUTHLIB]
+    assert not at.button and not at.get("audio_input")
 
 
 def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app):
@@ -307,9 +332,7 @@ def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app
                  "user_name": "maria"}  # fmt: skip
     double.reply_tool_calls([("register_grievance", grievance)]).reply_audio("Registered.")
     at = make_app()
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
-                          "cookie_secret": "x", "client_id": "id", "client_secret": "s",
-                          "server_metadata_url": "https://login.example.com/.well-known/x"}  # fmt: skip
+    at.secrets["auth"] = AUTH
     at.user = {"is_logged_in": True, "name": "Ana Agent", "email": "ana@example.com"}
     at.run()
     assert "Signed in as **Ana Agent**" in [c.value for c in at.sidebar.caption]

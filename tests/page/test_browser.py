@@ -138,6 +138,7 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
             expect(error).to_be_visible(timeout=20_000)
             expect(answer).to_have_count(1)
             settle(page)
+            assert all(p["paused"] for p in page.evaluate(PLAYERS)), "a new question stops it"
             page.screenshot(path=shots / "06-error.png")
             assert "Traceback" not in page.content() and "sk-browser-test" not in page.content()
 

@@ -87,6 +87,5 @@ def test_nothing_yet_is_none_and_refresh_forces_a_new_check():
     gate.set()
     settle(feed)
     assert feed.get() == 1
-    feed.refresh()
-    settle(feed)
-    assert feed.get() == 2
+    feed.refresh(wait=5)
+    assert feed.get() == 2, "refresh(wait=...) returns with the new value"

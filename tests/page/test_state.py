@@ -82,3 +82,11 @@ def test_a_clicked_example_is_asked_once_as_typed_text():
         None,
     )
     assert state.take_question(None, None) is None
+
+
+def test_a_new_question_stops_the_newest_answer_from_autoplaying():
+    state = PageState(autoplay="0-2", replay="0-0-answer")
+    assert state.take_question(None, None) is None
+    assert (state.autoplay, state.replay) == ("0-2", "0-0-answer"), "a rerun changes nothing"
+    state.take_question(None, "next question")
+    assert (state.autoplay, state.replay) == (None, None)
