@@ -5,7 +5,6 @@ Completions double, and a browser whose microphone plays a WAV file
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -102,7 +101,3 @@ def screenshots_dir() -> Path:
     path = ROOT / "test-output" / "page"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def have_tools() -> bool:
-    return shutil.which("espeak-ng") is not None
