@@ -29,18 +29,18 @@ from tools.registry import build_registry
 
 pytestmark = pytest.mark.timeout(180)
 
-INJECTIONS = [
-    "maria' OR '1'='1",
-    "'; DROP TABLE players;--",
-    'x" OR 1=1 --',
-    "' UNION SELECT user_name, display_name FROM players --",
-    'maria" OR labels is not EMPTY OR labels = "x',  # JQL: break out of the quoted label
-    'player-maria\\" OR project = GRV OR labels = \\"x',  # JQL: an escaped quote
-    "1 OR 1 ORDER BY created",  # passes the grievance id's character check
-    "* OR title:* OR /.*/",  # Lucene and wildcard syntax
-    'NEAR(withdraw deposit) OR "',  # SQLite FTS5 syntax
-    "maria\x00\n\r\t\u2028 AND 1=1",  # control characters
-]
+INJECTIONS = {
+    "sql-or-true": "maria' OR '1'='1",
+    "sql-drop-table": "'; DROP TABLE players;--",
+    "sql-double-quote": 'x" OR 1=1 --',
+    "sql-union": "' UNION SELECT user_name, display_name FROM players --",
+    "jql-quote-breakout": 'maria" OR labels is not EMPTY OR labels = "x',
+    "jql-escaped-quote": 'player-maria\\" OR project = GRV OR labels = \\"x',
+    "key-or": "1 OR 1 ORDER BY created",  # passes the grievance id's character check
+    "lucene-wildcards": "* OR title:* OR /.*/",
+    "fts5-syntax": 'NEAR(withdraw deposit) OR "',
+    "control-characters": "maria\x00\n\r\t\u2028 AND 1=1",
+}
 OTHER_PLAYER_WORDS = ("Dev Patel", "Sam Okafor", "Priya")  # never in answers about no one
 
 
@@ -99,7 +99,7 @@ def backends(request, stats_file, tmp_path):
 
 
 @pytest.mark.odbc
-@pytest.mark.parametrize("value", INJECTIONS, ids=range(len(INJECTIONS)))
+@pytest.mark.parametrize("value", INJECTIONS.values(), ids=INJECTIONS.keys())
 def test_injection_in_every_argument_finds_nothing_and_changes_nothing(
     value, backends, chat_double, engine_for, tmp_path
 ):

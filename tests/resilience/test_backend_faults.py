@@ -182,6 +182,7 @@ def test_sql_timeout_is_one_sentence_and_the_next_question_is_answered(
         (403, r"forbids our key to read index 'help' \(403\)"),
         (503, r"not answering properly \(503\)"),
     ],
+    ids=["401", "403", "503"],
 )
 def test_search_fault_is_one_sentence_and_the_same_engine_recovers(
     status, says, search_double, auto_double, engine_for
@@ -210,6 +211,7 @@ def test_search_fault_is_one_sentence_and_the_same_engine_recovers(
         (429, r"rate-limiting us \(429\)"),
         (503, r"not answering properly \(503\)"),
     ],
+    ids=["401", "404", "429", "503"],
 )
 def test_jira_fault_is_one_sentence_and_the_same_engine_recovers(
     status, says, jira_double, auto_double, engine_for

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -136,16 +137,21 @@ def test_every_secret_setting_is_known_as_a_secret(tmp_path, monkeypatch):
 # -- the command line ---------------------------------------------------------------------------
 
 
-def cli_outputs(env: dict[str, str], commands: list[list[str]]) -> dict[str, str]:
+def cli_outputs(env: dict[str, str], *batches: list[list[str]]) -> dict[str, str]:
+    """Run each batch's commands at once (separate processes, as separate users would), the
+    batches one after another; what each printed, on stdout and stderr, by command line."""
     outputs = {}
-    for args in commands:
-        done = run_cli(*args, env=env)
-        assert "Traceback" not in done.stderr, done.stderr
-        outputs[" ".join(args)] = done.stdout + done.stderr
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for batch in batches:
+            runs = pool.map(lambda args: run_cli(*args, env=env), batch)
+            for args, done in zip(batch, runs, strict=True):
+                assert "Traceback" not in done.stderr, done.stderr
+                outputs[" ".join(args)] = done.stdout + done.stderr
     return outputs
 
 
 QUESTION = ["ask", "--text", "Any news on my complaint?", "--customer", "maria"]
+GRIEVANCE = '{"category": "wallet", "description": "Charged twice.", "user_name": "maria"}'
 
 
 @pytest.mark.parametrize("provider", ["openai", "azure"])
@@ -156,52 +162,56 @@ def test_cli_never_prints_a_secret_while_everything_works(
     search_double.key = CANARIES["AZURE_SEARCH_API_KEY"]
     data = tmp_path / "data"
     with ChatDouble(policy="auto") as chat:
-        settings = secret_settings(chat.azure_endpoint, search_double.url, jira_double.url, stats_db,
-                                   sqlite_odbc, provider)  # fmt: skip
+        settings = secret_settings(chat.azure_endpoint, search_double.url, jira_double.url,
+                                   stats_db, sqlite_odbc, provider)  # fmt: skip
         env = cli_env(VOICEDESK_DATA_DIR=str(data), **settings)
-        commands = [QUESTION, [*QUESTION, "--json"]]
         if provider == "openai":
-            commands += [["config"], ["doctor"], ["tools"],
-                         ["tool", "search_help_center", '{"query": "withdraw"}'],
-                         ["tool", "register_grievance", '{"category": "wallet", '
-                          '"description": "Charged twice.", "user_name": "maria"}'],
-                         ["outbox", "flush"]]  # fmt: skip
-        outputs = cli_outputs(env, commands)
+            outputs = cli_outputs(
+                env,
+                [QUESTION, ["config"], ["doctor"], ["tools"],
+                 ["tool", "search_help_center", '{"query": "withdraw"}'],
+                 ["tool", "register_grievance", GRIEVANCE]],
+                [["outbox", "flush"]],
+            )  # fmt: skip
+        else:
+            outputs = cli_outputs(env, [QUESTION, [*QUESTION, "--json"], ["config"]])
         sent = [r.headers for r in chat.requests]
     assert {name: leaked(out) for name, out in outputs.items() if leaked(out)} == {}
     assert "Maria Lopez" in outputs[" ".join(QUESTION)], "the turn really ran with the tools"
     assert files_leaking(data) == {}
     key = CANARIES["OPENAI_API_KEY" if provider == "openai" else "AZURE_OPENAI_API_KEY"]
-    assert all(key in json.dumps(headers) for headers in sent), "the key was really in use"
+    assert sent and all(key in json.dumps(headers) for headers in sent), "the key was in use"
 
 
-@pytest.mark.parametrize("status", [400, 401])
-def test_cli_never_prints_a_secret_when_every_system_fails_echoing_it(
-    status, sqlite_odbc, tmp_path
-):
+def test_cli_never_prints_a_secret_when_every_system_fails_echoing_it(sqlite_odbc, tmp_path):
+    """The model refuses the key repeating it (as OpenAI's 401 does); Jira refuses ours with a
+    401 and search with a 400, both repeating the credentials; the database is missing."""
     data = tmp_path / "data"
     missing_db = tmp_path / "no-such-folder" / "stats.sqlite"
-    with ChatDouble(policy="auto") as chat, EchoingServer(status) as echo:
+    with (
+        ChatDouble(policy="auto") as chat,
+        EchoingServer(401) as jira,
+        EchoingServer(400) as search,
+    ):
         settings = secret_settings(
-            chat.azure_endpoint, echo.url, echo.url, missing_db, sqlite_odbc, "openai"
+            chat.azure_endpoint, search.url, jira.url, missing_db, sqlite_odbc, "openai"
         )
         env = cli_env(VOICEDESK_DATA_DIR=str(data), VOICEDESK_TOOL_TIMEOUT="4", **settings)
-        grievance = ('{"category": "wallet", "description": "Charged twice.", '
-                     '"user_name": "maria"}')  # fmt: skip
-        # The model refuses the key, echoing it, as OpenAI's 401 does.
         chat.fail(401, f"Incorrect API key provided: {CANARIES['OPENAI_API_KEY']}.",
                   code="invalid_api_key")  # fmt: skip
-        outputs = cli_outputs(env, [
-            QUESTION,  # the model's 401
-            [*QUESTION, "--json"],  # the model answers; every tool fails
-            ["doctor"],
-            ["tool", "search_help_center", '{"query": "withdraw"}'],
-            ["tool", "register_grievance", grievance],  # queued
-            ["outbox", "flush"],  # says why it is still queued
-        ])  # fmt: skip
+        outputs = cli_outputs(
+            env,
+            [QUESTION,  # the only model call of this batch: the 401
+             ["doctor"], ["tool", "search_help_center", '{"query": "withdraw"}'],
+             ["tool", "register_grievance", GRIEVANCE]],  # queued
+            [[*QUESTION, "--json"],  # the model answers now; every tool fails
+             ["outbox", "flush"]],  # says why it is still queued
+        )  # fmt: skip
         told_the_model = json.dumps([r.json for r in chat.chat_requests])
     assert {name: leaked(out) for name, out in outputs.items() if leaked(out)} == {}
     assert "refused the API key" in outputs[" ".join(QUESTION)]
+    assert "refusing our credentials (401)" in outputs["doctor"]
+    assert "rejected the request (400: Credentials not accepted: [secret])" in outputs["doctor"]
     assert "still queued" in outputs["outbox flush"]
     assert not leaked(told_the_model), "tool results sent to the model carry no secret"
     assert files_leaking(data) == {}
