@@ -82,8 +82,8 @@ def players(clean_env, tmp_path):
     main_demo_data(make_settings(tmp_path / "data"), 3000)
     with sqlite3.connect(tmp_path / "data" / "stats.sqlite") as db:
         rows = db.execute("SELECT user_name, display_name FROM players ORDER BY rowid").fetchall()
-    assert len(rows) >= SESSIONS
-    return dict(rows[:SESSIONS])
+    assert len(rows) > SESSIONS
+    return dict(rows[: SESSIONS + 1])  # the last one: a session alone first, for comparison
 
 
 def test_sessions_at_once_never_fail_and_never_see_each_other(
@@ -91,12 +91,14 @@ def test_sessions_at_once_never_fail_and_never_see_each_other(
 ):
     engine = engine_for(auto_double, voicedesk_transcribe_model="gpt-4o-mini-transcribe")
     recording = wav(pcm16(speech_like(1.5)))
+    alone, players = list(players)[-1], dict(list(players.items())[:-1])
     start = threading.Barrier(len(players))
 
-    def session(customer: str) -> list[Turn]:
+    def session(customer: str, together: bool = True) -> list[Turn]:
         conversation = Conversation(customer=customer)
         turns = []
-        start.wait()
+        if together:
+            start.wait()
         for number in range(TURNS):
             question = QUESTIONS[number % len(QUESTIONS)]
             began = time.perf_counter()
@@ -108,6 +110,7 @@ def test_sessions_at_once_never_fail_and_never_see_each_other(
         assert len(conversation.exchanges) == TURNS
         return turns
 
+    baseline = [turn.own_ms for turn in session(alone, together=False)]
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(players)) as pool:
         sessions = dict(zip(players, pool.map(session, players), strict=True))
@@ -146,6 +149,8 @@ def test_sessions_at_once_never_fail_and_never_see_each_other(
         "own_p50_ms": round(percentile(own, 0.5)), "own_p95_ms": round(percentile(own, 0.95)),
         "wall_p50_ms": round(percentile(wall, 0.5)), "wall_p95_ms": round(percentile(wall, 0.95)),
         "own_mean_ms": round(statistics.fmean(own)),
+        "alone_p50_ms": round(percentile(baseline, 0.5)),
+        "alone_p95_ms": round(percentile(baseline, 0.95)),
     }  # fmt: skip
     for name, value in figures.items():
         record_property(name, value)
@@ -154,5 +159,6 @@ def test_sessions_at_once_never_fail_and_never_see_each_other(
             f"\nload: {figures['sessions']} sessions x {TURNS} turns = {figures['turns']} turns "
             f"in {figures['elapsed_s']} s; the app's own time per turn p50 "
             f"{figures['own_p50_ms']} ms, p95 {figures['own_p95_ms']} ms (whole turn p50 "
-            f"{figures['wall_p50_ms']} ms, p95 {figures['wall_p95_ms']} ms)"
+            f"{figures['wall_p50_ms']} ms, p95 {figures['wall_p95_ms']} ms); one session "
+            f"alone: p50 {figures['alone_p50_ms']} ms, p95 {figures['alone_p95_ms']} ms"
         )
