@@ -120,12 +120,27 @@ class TurnEngine:
             input_transcript, reply, spoken=recording is not None,
             audio=recording.wav if recording else None,
         )  # fmt: skip
+        if self.settings.voicedesk_keep_audio:
+            self._keep_audio(recording, reply)
         log.info(
             "turn done provider=%s tools=%s ms=%s tokens=%s",
             reply.provider, [c.name for c in reply.tool_calls], reply.timings_ms,
             reply.usage.prompt_tokens + reply.usage.completion_tokens,
         )  # fmt: skip
         return reply
+
+    def _keep_audio(self, recording: Recording | None, reply: Reply) -> None:
+        """Only when VOICEDESK_KEEP_AUDIO asks: recordings are otherwise kept in memory only."""
+        folder = self.settings.voicedesk_data_dir / "audio"
+        stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1_000_000:06d}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if recording is not None:
+                (folder / f"{stamp}-question.wav").write_bytes(recording.wav)
+            if reply.audio_wav:
+                (folder / f"{stamp}-answer.wav").write_bytes(reply.audio_wav)
+        except OSError:
+            log.warning("could not keep the audio in %s", folder, exc_info=True)
 
     # -- input ---------------------------------------------------------------------------------
 

@@ -316,3 +316,13 @@ def test_azure_request_shape(chat_double, tmp_path, monkeypatch):
         chat_double.transcription_requests[0].path
         == "/openai/deployments/transcribe-prod/audio/transcriptions"
     )
+
+
+def test_audio_is_written_to_disk_only_when_asked(chat_double, engine_for, tmp_path):
+    chat_double.transcribe_as("q").reply_audio("First.")
+    engine_for().ask(Conversation(), audio=question_wav())
+    assert not list(tmp_path.rglob("*.wav"))
+    chat_double.transcribe_as("q").reply_audio("Second.")
+    engine_for(voicedesk_keep_audio=True).ask(Conversation(), audio=question_wav())
+    kept = sorted(p.name.rsplit("-", 1)[-1] for p in (tmp_path / "audio").glob("*.wav"))
+    assert kept == ["answer.wav", "question.wav"]
