@@ -252,6 +252,32 @@ def test_tool_results_and_doctor_rows_never_carry_an_echoed_secret(
     assert not [r for r in results[1:] if r.result.ok and r.name != "register_grievance"]
 
 
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+def test_a_model_error_echoing_the_key_is_one_clean_sentence_and_a_clean_log(
+    provider, sqlite_odbc, tmp_path, monkeypatch
+):
+    from assistant.errors import TurnError
+    from assistant.history import Conversation
+    from assistant.logs import setup_logging
+    from assistant.service import build_engine
+
+    isolate_env(monkeypatch)
+    with ChatDouble() as chat:
+        fields = secret_settings(chat.azure_endpoint, "http://127.0.0.1:9", "http://127.0.0.1:9",
+                                 tmp_path / "stats.sqlite", sqlite_odbc, provider)  # fmt: skip
+        settings = load_settings(voicedesk_data_dir=tmp_path / "data", voicedesk_max_retries=0,
+                                 **{k.lower(): v for k, v in fields.items()})  # fmt: skip
+        setup_logging(settings)
+        key = fields["OPENAI_API_KEY" if provider == "openai" else "AZURE_OPENAI_API_KEY"]
+        chat.fail(401, f"Incorrect API key provided: {key}.", code="invalid_api_key")
+        with pytest.raises(TurnError) as caught:
+            build_engine(settings).ask(Conversation(), text="Hello?")
+    assert "refused the API key" in str(caught.value) and not leaked(str(caught.value))
+    log = (tmp_path / "data" / "voicedesk.log").read_text()
+    assert "Incorrect API key provided: [secret]" in log, "logged with its traceback, scrubbed"
+    assert files_leaking(tmp_path / "data") == {}
+
+
 # -- the page -----------------------------------------------------------------------------------
 
 
