@@ -64,7 +64,7 @@ def unavailable() -> str | None:
 
 
 def run(
-    turns: int = 5,
+    turns: int = 7,
     warmup: int = 1,
     settings: dict[str, str] | None = None,
     answered_by: str = "offline",

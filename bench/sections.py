@@ -101,7 +101,7 @@ def _page_answer(quick: bool) -> dict[str, Any]:
     from bench import page_answer
 
     if not quick:
-        return page_answer.run(turns=5, warmup=1)
+        return page_answer.run(turns=7, warmup=1)
     from bench.responder import ResponderProcess
 
     with ResponderProcess() as responder:  # checks the driver in seconds, not the offline engine
