@@ -55,7 +55,7 @@ class ChatRequest:
     voice: str | None
 
 
-_UNSUPPORTED_TRUE = ("stream", "logprobs", "parallel_tool_calls_strict")
+_UNSUPPORTED_TRUE = ("stream", "logprobs")
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -82,7 +82,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
     fmt = (body.get("response_format") or {}).get("type", "text")
     if fmt != "text":
         raise _unsupported("response_format", f"The offline engine cannot answer in {fmt}.")
-    for name in ("prediction", "web_search_options", "audio_input_transcription"):
+    for name in ("prediction", "web_search_options"):
         if body.get(name):
             raise _unsupported(name, f"The offline engine does not support {name}.")
     modalities = body.get("modalities") or ["text"]

@@ -115,7 +115,9 @@ class SpeechToText:
             language="en",
             beam_size=self.beam_size,
             vad_filter=True,  # trims leading and trailing silence: less audio to decode
-            without_timestamps=True,
+            # Timestamp mode: without it tiny.en sometimes ends after the first sentence ("I was
+            # charged twice. Please file a complaint." heard as its first half), for no speed gain.
+            without_timestamps=False,
             condition_on_previous_text=False,
             initial_prompt=self.prompt,
             # Whisper's default re-decodes doubtful audio at rising temperatures, up to 6

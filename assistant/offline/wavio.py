@@ -36,9 +36,15 @@ def decode_wav(data: bytes, rate: int = WHISPER_RATE) -> np.ndarray:
 
 
 def resample(samples: np.ndarray, src_rate: int, rate: int) -> np.ndarray:
-    """Linear-interpolation resampling: plenty for speech recognition of short questions."""
+    """soxr (band-limited, in requirements.txt) when installed, else linear interpolation."""
     if src_rate == rate or len(samples) == 0:
         return samples.astype(np.float32, copy=False)
+    try:
+        import soxr
+
+        return soxr.resample(samples.astype(np.float32), src_rate, rate).astype(np.float32)
+    except ImportError:
+        pass
     count = int(round(len(samples) * rate / src_rate))
     positions = np.arange(count, dtype=np.float64) * (src_rate / rate)
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.offline_models
 ROUTING_THRESHOLD = 0.90
 
 
+@pytest.mark.timeout(900)  # ~80 s on 2 idle cores, the first run synthesising the recordings
 def test_spoken_questions_route_exactly_on_at_least_90_percent(real_engine, synthesiser):
     tools = tool_schemas()
     cases = spoken_cases()
@@ -30,10 +31,8 @@ def test_spoken_questions_route_exactly_on_at_least_90_percent(real_engine, synt
     failures, edits = [], {"piper": [0, 0], "espeak": [0, 0]}
     for spoken in cases:
         wav = synthesiser.wav(spoken)
-        body = {
+        body = {  # text out: the spoken answers are the end-to-end test's business
             "model": "voicedesk-offline",
-            "modalities": ["text", "audio"],
-            "audio": {"voice": "alloy", "format": "wav"},
             "tools": tools,
             "tool_choice": "auto",
             "messages": messages(wav, customer=spoken.case.customer),
