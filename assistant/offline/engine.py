@@ -11,6 +11,7 @@ import atexit
 import base64
 import binascii
 import json
+import logging
 import re
 import threading
 import time
@@ -26,6 +27,7 @@ from assistant.offline.stt import SpeechToText, Transcript
 from assistant.offline.tts import TextToSpeech
 from assistant.offline.wavio import AudioError, duration_s
 
+log = logging.getLogger(__name__)
 CUSTOMER_LINE = re.compile(r"^Customer being helped:\s*([A-Za-z0-9_.\-]{1,64})\s*$", re.MULTILINE)
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's limit for an uploaded recording
 
@@ -74,14 +76,16 @@ class OfflineEngine:
         return None
 
     def _warm_up(self) -> None:
-        loads = [self.stt.model.start(), self.tts.model.start()]
-        for thread in loads:
+        # Each model loads and runs once in its own thread: the slower voice load (~1.5 s)
+        # overlaps the speech-to-text load and first run.
+        threads = [
+            threading.Thread(target=_quietly, args=(part.warm,), daemon=True)
+            for part in (self.stt, self.tts)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
             thread.join()
-        try:
-            wav = self.tts.wav("Ready.")
-            self.stt.transcribe(wav)
-        except (ModelUnavailable, AudioError):
-            pass  # status() shows which model failed
         self._warm.set()
 
     def status(self) -> dict[str, Any]:
@@ -254,6 +258,16 @@ class OfflineEngine:
             protocol.audio_tokens(duration_s(wav)),
         )
         return protocol.completion(request.model, message, "stop", use)
+
+
+def _quietly(step: Any) -> None:
+    """A warm-up step whose failure is reported by status() (a load) or the log, never raised."""
+    try:
+        step()
+    except ModelUnavailable:
+        pass
+    except Exception as exc:  # the first real request will report it to its caller
+        log.warning("offline warm-up step failed: %s", exc)
 
 
 def _customer(messages: list[dict[str, Any]]) -> str | None:

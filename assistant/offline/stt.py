@@ -100,6 +100,16 @@ class SpeechToText:
         future.set_result(result)
         return result
 
+    def warm(self) -> None:
+        """Load the model and run it once on a second of faint noise (no VAD: it would skip it),
+        so the first real question does not pay for first-run allocations."""
+        import numpy as np
+
+        model = self.model.get()
+        noise = (np.random.default_rng(0).standard_normal(WHISPER_RATE) * 0.01).astype(np.float32)
+        segments, _ = model.transcribe(noise, language="en", beam_size=1, temperature=0.0)
+        list(segments)
+
     def forget(self) -> None:
         """Drop every cached transcript (benchmarks time real transcriptions)."""
         with self._lock:

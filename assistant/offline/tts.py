@@ -106,3 +106,7 @@ class TextToSpeech:
 
     def wav(self, text: str) -> bytes:
         return self.model.get().wav(text)
+
+    def warm(self) -> None:
+        """Load the voice and say one word, so the first answer does not pay for first-run setup."""
+        self.wav("Ready.")

@@ -47,6 +47,9 @@ class ScriptedHearing(SpeechToText):
         self.scripts[wav] = text
         return wav
 
+    def warm(self) -> None:
+        self.model.get()
+
     def _run(self, wav: bytes) -> Transcript:
         self.model.get()
         decode_wav(wav)  # a broken recording fails here, as with the real model
