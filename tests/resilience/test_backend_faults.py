@@ -89,16 +89,17 @@ def test_sql_without_unixodbc_says_what_to_install_and_recovers_without_restart(
 def test_sql_driver_18_missing_points_at_microsoft_and_the_turn_still_answers(
     sqlite_odbc, auto_double, engine_for
 ):
-    if "ODBC Driver 18 for SQL Server" in __import__("pyodbc").drivers():
-        pytest.skip("Microsoft's Driver 18 is installed here, so it cannot be missing")
+    driver = "ODBC Driver 18 for SQL Server"
+    missing = driver not in __import__("pyodbc").drivers()
     engine = engine_for(
         auto_double,
-        sql_connection_string="Driver={ODBC Driver 18 for SQL Server};"
+        sql_connection_string=f"Driver={{{driver if missing else 'ODBC Driver 99'}}};"
         "Server=tcp:stats.example.net,1433;Database=play;Uid=reader;Pwd=hunter2-secret;",
     )
     reply, calls = ask_every_tool(auto_double, engine, Conversation(customer="maria"))
     failed = calls["get_player_summary"]
-    assert not failed.ok and "learn.microsoft.com" in failed.summary
+    assert not failed.ok and "is not installed" in failed.summary
+    assert "learn.microsoft.com" in failed.summary or not missing
     assert_one_sentence(failed.summary)
     assert "hunter2-secret" not in reply.transcript + failed.summary
     assert calls["search_help_center"].ok and calls["list_grievances"].ok

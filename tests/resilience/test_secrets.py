@@ -343,5 +343,6 @@ def test_the_page_never_shows_a_secret_working_or_failing(
         finally:
             clear_page_caches()
         assert chat.violations == []
+    assert "list_grievances(" in shown[0] and "register_grievance(" in shown[2], "traces shown"
     assert [leaked(text) for text in shown] == [[], [], []]
     assert files_leaking(data) == {}
