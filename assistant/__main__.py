@@ -127,7 +127,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 reply = engine.ask(conversation, text=str(question), voice=args.voice)
         except TurnError as exc:
             failures += 1
-            print(str(exc), file=sys.stderr)
+            # With several questions, say which one failed.
+            where = f"{question}: " if kind == "audio" and len(questions) > 1 else ""
+            print(f"{where}{exc}", file=sys.stderr)
             if args.json:
                 print(json.dumps({"error": str(exc)}), flush=True)
             continue

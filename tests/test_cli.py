@@ -77,6 +77,7 @@ def test_a_failed_turn_is_reported_in_its_place_and_the_rest_still_run(tmp_path,
     assert second["transcript"]
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0  # one sentence
+    assert result.stderr.startswith(f"{bad}: That file is not a WAV")
 
 
 def test_typed_question_from_stdin(env):
