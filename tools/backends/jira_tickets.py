@@ -400,8 +400,8 @@ class JiraGrievances:
         if status == 400:
             detail = " ".join(self._redact(text or "").split())[:160] or "no detail given"
             return _Failure(
-                f"Jira rejected the ticket (400: {detail}); check JIRA_ISSUE_TYPE and the "
-                "project's required fields.",
+                f"Jira rejected the request (400: {detail}); check JIRA_PROJECT_KEY, "
+                "JIRA_ISSUE_TYPE and the project's required fields.",
                 permanent=True,
             )
         if status is not None and status >= 500:
