@@ -30,6 +30,7 @@ from assistant.demo_data import (
     schema_statements,
 )
 from tools.backends.sql_dialect import MSSQL, Dialect
+from tools.backends.sqlite_stats import TOTALS_REFRESH_SQL
 
 PLAYERS_INSERT = "INSERT INTO players VALUES (?, ?, ?, ?, ?)"
 TRANSACTIONS_INSERT = "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -58,6 +59,7 @@ def tsql_script(transactions: int = DEFAULT_TRANSACTIONS, seed: int = 7) -> Iter
     yield "BEGIN TRANSACTION;\nDELETE FROM transactions;\nDELETE FROM players;\n"
     yield from _inserts(MSSQL, "players", iter_players(seed))
     yield from _inserts(MSSQL, "transactions", iter_transactions(transactions, seed))
+    yield "".join(f"{statement};\n" for statement in TOTALS_REFRESH_SQL)
     yield "COMMIT TRANSACTION;\nGO\n\n"
     for statement in indexes:
         yield MSSQL.create_index(statement) + ";\nGO\n\n"
@@ -110,6 +112,8 @@ def load(
                 cursor.executemany(TRANSACTIONS_INSERT, batch)
                 written += len(batch)
                 bar.update(len(batch))
+        for statement in TOTALS_REFRESH_SQL:
+            cursor.execute(statement)
         for statement in indexes:
             cursor.execute(dialect.create_index(statement))
         conn.commit()

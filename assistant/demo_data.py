@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from assistant import PROJECT_ROOT
+from tools.backends.sqlite_stats import TOTALS_REFRESH_SQL
 
 DATA_DIR = PROJECT_ROOT / "data"
 SCHEMA_PATH = DATA_DIR / "schema.sql"
@@ -470,6 +471,8 @@ def _fill(target: Path, transactions: int, seed: int) -> int:
                 break
             conn.executemany(insert, batch)
             written += len(batch)
+        for statement in TOTALS_REFRESH_SQL:
+            conn.execute(statement)
         for statement in indexes:
             conn.execute(statement)
         conn.execute("COMMIT")

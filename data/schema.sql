@@ -18,6 +18,20 @@ CREATE TABLE transactions (
     cash_won_cents  INTEGER      NOT NULL
 );
 
--- The per-game summary reads only this index (a covering index): one seek per player.
+-- Per-player, per-game totals, refreshed from transactions after every load (see
+-- TOTALS_REFRESH_SQL in tools/backends/sqlite_stats.py). The summary reads a handful of rows
+-- here instead of summing a busy player's tens of thousands of games on every question.
+CREATE TABLE player_game_totals (
+    user_name       VARCHAR(64)  NOT NULL,
+    game            VARCHAR(32)  NOT NULL,
+    games_played    INTEGER      NOT NULL,
+    entry_fee_cents BIGINT       NOT NULL,
+    points          BIGINT       NOT NULL,
+    cash_won_cents  BIGINT       NOT NULL,
+    last_played     VARCHAR(19)  NOT NULL,
+    PRIMARY KEY (user_name, game)
+);
+
+-- Covering index for the refresh and for ad-hoc per-player queries: one seek per player.
 CREATE INDEX ix_transactions_player_game
     ON transactions (user_name, game, played_at, entry_fee_cents, points, cash_won_cents);

@@ -117,7 +117,7 @@ def test_the_file_follows_the_schema_with_its_covering_index(tmp_path):
     write_stats_db(tmp_path / "stats.sqlite")
     conn = sqlite3.connect(tmp_path / "stats.sqlite")
     tables, indexes = schema_statements()
-    assert len(tables) == 2 and len(indexes) == 1
+    assert len(tables) == 3 and len(indexes) == 1
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "ix_transactions_player_game" in names
     columns = [r[1] for r in conn.execute("PRAGMA table_info(transactions)")]
@@ -129,6 +129,17 @@ def test_the_file_follows_the_schema_with_its_covering_index(tmp_path):
         "SELECT COUNT(*) FROM transactions WHERE user_name NOT IN (SELECT user_name FROM players)"
     )
     assert conn.execute(orphans).fetchone()[0] == 0
+
+
+def test_the_totals_match_the_transactions_for_every_player(tmp_path):
+    from tools.backends.sqlite_stats import PLAYER_SUMMARY_FROM_TRANSACTIONS_SQL, PLAYER_SUMMARY_SQL
+
+    write_stats_db(tmp_path / "stats.sqlite", transactions=3000)
+    conn = sqlite3.connect(tmp_path / "stats.sqlite")
+    names = [n for (n,) in conn.execute("SELECT user_name FROM players")]
+    for name in names:
+        summed = conn.execute(PLAYER_SUMMARY_FROM_TRANSACTIONS_SQL, (name,)).fetchall()
+        assert conn.execute(PLAYER_SUMMARY_SQL, (name,)).fetchall() == summed, name
 
 
 def test_the_file_is_replaced_atomically(tmp_path):

@@ -92,9 +92,18 @@ def test_player_names_are_sorted_and_complete(stats):
     assert {"maria", "dev", "sam"} <= set(names) and len(names) >= 60
 
 
-def test_the_summary_reads_the_covering_index(stats):
+def test_the_summary_reads_the_totals_by_key_never_the_transactions(stats):
     conn = sqlite3.connect(stats.path)
     plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + PLAYER_SUMMARY_SQL, ("x",)))
+    assert "SEARCH g USING INDEX sqlite_autoindex_player_game_totals_1 (user_name=?)" in plan
+    assert "transactions" not in plan and "SCAN" not in plan
+
+
+def test_summing_the_transactions_would_read_the_covering_index(stats):
+    from tools.backends.sqlite_stats import PLAYER_SUMMARY_FROM_TRANSACTIONS_SQL as SUMMED
+
+    conn = sqlite3.connect(stats.path)
+    plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + SUMMED, ("x",)))
     assert "COVERING INDEX ix_transactions_player_game" in plan
 
 
