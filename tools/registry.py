@@ -36,11 +36,13 @@ class ToolRegistry:
     def __init__(self, tools: Iterable[Tool], timeout: float = 10.0, workers: int = 8):
         self.tools = {tool.name: tool for tool in tools}
         self.timeout = timeout
+        # Built once: pydantic's schema generation was ~10 % of a turn's CPU when done per turn.
+        self._schemas = [tool.schema() for tool in self.tools.values()]
         # Shared, long-lived pool: a timed-out tool keeps its thread, never the turn.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool")
 
     def schemas(self) -> list[dict[str, Any]]:
-        return [tool.schema() for tool in self.tools.values()]
+        return self._schemas
 
     def prepare(
         self, name: str, raw_arguments: str | None
