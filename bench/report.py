@@ -63,7 +63,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """The same table in Markdown, for docs/performance.md."""
+    """The same table in Markdown, for the README's Performance section."""
     goals = results["goals"]
     lines = ["| figure | what | value | goal | met |", "| --- | --- | --- | --- | --- |"]
     for section in SECTIONS:

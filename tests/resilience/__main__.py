@@ -1,7 +1,7 @@
 """Run the resilience suite and print the table of what was tried and what came of it:
 
 python -m tests.resilience                         # run, then print the table
-python -m tests.resilience --write docs/reliability.md   # and put it into that page
+python -m tests.resilience --write README.md   # and put it into that page
 python -m tests.resilience -- -k secrets           # anything after -- goes to pytest
 """
 

@@ -1,4 +1,4 @@
-"""Turn a run of the resilience suite into the table of docs/reliability.md: one row per test
+"""Turn a run of the resilience suite into the table of README.md: one row per test
 (its parametrised cases counted together), what was tried and what came of it, then the figures
 the load test recorded."""
 
