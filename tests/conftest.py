@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.doubles.jira_double import JiraDouble
+from tests.doubles.search_double import SearchDouble
+from tests.support import isolate_env
+
 # --- Chat Completions double (tests/doubles/chat_double.py) -------------------------------------
 
 
@@ -23,3 +27,39 @@ def chat_double():
 
 
 # --- end of the Chat Completions double block ----------------------------------------------------
+
+
+# --- Jira and Azure AI Search doubles, and isolated settings (cloud and resilience suites) -------
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    isolate_env(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def _jira_server():
+    double = JiraDouble().start()  # stopping a server takes 0.5 s: one for the whole session
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def jira_double(_jira_server):
+    _jira_server.reset()
+    yield _jira_server
+    _jira_server.reset()
+
+
+@pytest.fixture(scope="session")
+def _search_server():
+    double = SearchDouble().start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def search_double(_search_server):
+    _search_server.reset()
+    yield _search_server
+    _search_server.reset()

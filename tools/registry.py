@@ -44,72 +44,47 @@ class ToolRegistry:
     def schemas(self) -> list[dict[str, Any]]:
         return self._schemas
 
-    def prepare(
-        self, name: str, raw_arguments: str | None
-    ) -> tuple[Tool | None, Any, Dispatch | None]:
-        """Validate a call. Returns (tool, args, None) or (None, None, an error Dispatch)."""
+    def prepare(self, name: str, raw_arguments: str | None) -> tuple[Tool, Any] | Dispatch:
+        """Validate a call: (tool, validated arguments), or the error Dispatch to answer with."""
+        parsed = _loads_or_raw(raw_arguments)
         tool = self.tools.get(name)
-        parsed: dict[str, Any] | str = raw_arguments or ""
-        try:
-            loaded = json.loads(raw_arguments or "{}")
-        except (json.JSONDecodeError, TypeError):
-            loaded = None
-        if isinstance(loaded, dict):
-            parsed = loaded
         if tool is None:
             known = ", ".join(self.tools)
-            return (
-                None,
-                None,
-                _error(
-                    name,
-                    parsed,
-                    f"There is no tool called '{name}'; the tools are {known}.",
-                    "unknown_tool",
-                ),
+            sentence, code = (
+                f"There is no tool called '{name}'; the tools are {known}.",
+                "unknown_tool",
             )
-        if not isinstance(loaded, dict):
-            return (
-                None,
-                None,
-                _error(
-                    name,
-                    parsed,
-                    f"The arguments for {name} were not a JSON object.",
-                    "malformed_arguments",
-                ),
+        elif not isinstance(parsed, dict):
+            sentence, code = (
+                f"The arguments for {name} were not a JSON object.",
+                "malformed_arguments",
             )
-        try:
-            args = tool.args_model.model_validate(loaded)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                for err in exc.errors()[:3]
-            )
-            return (
-                None,
-                None,
-                _error(
-                    name,
-                    parsed,
-                    f"The arguments for {name} are not valid ({problems}).",
-                    "invalid_arguments",
-                ),
-            )
-        return tool, args, None
+        else:
+            try:
+                return tool, tool.args_model.model_validate(parsed)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                    for err in exc.errors()[:3]
+                )
+            sentence = f"The arguments for {name} are not valid ({problems})."
+            code = "invalid_arguments"
+        return _error(name, parsed, sentence, code)
 
     def label(self, name: str, raw_arguments: str | None) -> str:
-        tool, args, _ = self.prepare(name, raw_arguments)
-        return tool.label(args) if tool else f"Calling {name}"
+        prepared = self.prepare(name, raw_arguments)
+        return (
+            f"Calling {name}" if isinstance(prepared, Dispatch) else prepared[0].label(prepared[1])
+        )
 
     def submit(self, name: str, raw_arguments: str | None) -> Future[Dispatch]:
         """Start one call in the pool; the future always resolves to a Dispatch."""
-        tool, args, error = self.prepare(name, raw_arguments)
-        if error is not None:
+        prepared = self.prepare(name, raw_arguments)
+        if isinstance(prepared, Dispatch):
             done: Future[Dispatch] = Future()
-            done.set_result(error)
+            done.set_result(prepared)
             return done
-        assert tool is not None
+        tool, args = prepared
         # Copy the context so the tool sees the calling session's CURRENT_AGENT.
         return self._pool.submit(contextvars.copy_context().run, self._run, tool, args)
 

@@ -9,9 +9,8 @@ import pytest
 from assistant.service import build_engine, build_tools
 from tests.cloud.conftest import need, postgres_odbc, sqlite_odbc  # noqa: F401 (fixtures)
 from tests.doubles.chat_double import ChatDouble
-from tests.doubles.jira_double import JiraDouble
 from tests.doubles.search_double import SearchDouble
-from tests.support import isolate_env, make_settings
+from tests.support import make_settings
 
 # The help-centre index the cloud search double serves (a small slice of the manuals' topics).
 HELP_INDEX = "help"
@@ -27,38 +26,12 @@ HELP_DOCS = [
 
 
 @pytest.fixture
-def clean_env(monkeypatch):
-    isolate_env(monkeypatch)
-
-
-@pytest.fixture
 def auto_double():
     """A ChatDouble that answers by itself (calls the tools, then speaks their summaries);
     steps scripted on it (faults) are served first. It must see no contract violation."""
     with ChatDouble(policy="auto") as double:
         yield double
     assert double.violations == [], "\n".join(double.violations)
-
-
-@pytest.fixture(scope="session")
-def _jira_server():
-    double = JiraDouble().start()  # stopping a server takes 0.5 s: one for the whole session
-    yield double
-    double.stop()
-
-
-@pytest.fixture
-def jira_double(_jira_server):
-    _jira_server.reset()
-    yield _jira_server
-    _jira_server.reset()
-
-
-@pytest.fixture(scope="session")
-def _search_server():
-    double = SearchDouble().start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture
