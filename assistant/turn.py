@@ -35,6 +35,17 @@ TRANSCRIPT_WAIT_S = 10.0
 EventSink = Callable[[Event], None]
 
 
+def _ready_text(future: Future[str | None] | None) -> Callable[[], str | None]:
+    """The transcript if it has already arrived, without ever waiting for it."""
+
+    def text() -> str | None:
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        return future.result()
+
+    return text
+
+
 def load_prompt(name: str = "system") -> str:
     return (PROJECT_ROOT / "prompts" / f"{name}.md").read_text(encoding="utf-8").strip()
 
@@ -111,7 +122,7 @@ class TurnEngine:
         ]
         token = CURRENT_AGENT.set(agent)
         try:
-            message = self._converse(state, messages, voice)
+            message = self._converse(state, messages, voice, _ready_text(transcript_future))
         finally:
             CURRENT_AGENT.reset(token)
         input_transcript = text if recording is None else self._await_transcript(transcript_future)
@@ -205,10 +216,20 @@ class TurnEngine:
 
     # -- the model conversation ------------------------------------------------------------------
 
-    def _converse(self, state: _TurnState, messages: list[dict[str, Any]], voice: str) -> Any:
+    def _converse(
+        self,
+        state: _TurnState,
+        messages: list[dict[str, Any]],
+        voice: str,
+        heard: Callable[[], str | None],
+    ) -> Any:
         tools = self.registry.schemas()
+        question = len(messages) - 1
         for round_no in range(MAX_TOOL_ROUNDS + 1):
             last = round_no == MAX_TOOL_ROUNDS
+            words = heard() if round_no else None
+            if words:  # after the first call, the question's words stand in for its audio
+                messages[question] = {"role": "user", "content": words}
             name, label = (
                 ("understand", "Understanding the question")
                 if round_no == 0

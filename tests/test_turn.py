@@ -326,3 +326,26 @@ def test_audio_is_written_to_disk_only_when_asked(chat_double, engine_for, tmp_p
     engine_for(voicedesk_keep_audio=True).ask(Conversation(), audio=question_wav())
     kept = sorted(p.name.rsplit("-", 1)[-1] for p in (tmp_path / "audio").glob("*.wav"))
     assert kept == ["answer.wav", "question.wav"]
+
+
+def test_after_the_first_call_the_transcript_stands_in_for_the_audio(chat_double, engine_for):
+    chat_double.transcribe_as("How many games did I play?")
+    chat_double.delay(0.5)  # the transcription has surely arrived by the time tools have run
+    chat_double.reply_tool_calls([("get_player_summary", {"user_name": "maria"})])
+    chat_double.reply_audio("Maria played many games.")
+    engine_for().ask(Conversation(customer="maria"), audio=question_wav())
+    first, second = chat_double.chat_requests
+    assert len(_audio_parts(first)) == 1
+    assert _audio_parts(second) == []
+    user_messages = [m for m in second.json["messages"] if m["role"] == "user"]
+    assert user_messages[-1] == {"role": "user", "content": "How many games did I play?"}
+
+
+def test_without_a_transcript_in_time_the_audio_is_sent_again(chat_double, engine_for):
+    chat_double.delay(1.0, on="transcription").transcribe_as("late words")
+    chat_double.reply_tool_calls([("get_player_summary", {"user_name": "maria"})])
+    chat_double.reply_audio("Maria played many games.")
+    reply = engine_for().ask(Conversation(customer="maria"), audio=question_wav())
+    first, second = chat_double.chat_requests
+    assert _audio_parts(second) == _audio_parts(first)
+    assert reply.input_transcript == "late words"
