@@ -320,8 +320,9 @@ class TurnEngine:
             if refusal is not None:
                 pending.append((call, refusal))
                 continue
-            state.emit(Event("tool_start", "tool", self.registry.label(name, raw)))
-            pending.append((call, self.registry.submit(name, raw)))
+            label, future = self.registry.submit(name, raw)
+            state.emit(Event("tool_start", "tool", label))
+            pending.append((call, future))
         results = []
         for call, job in pending:
             name, raw = call.function.name, call.function.arguments

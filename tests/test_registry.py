@@ -96,7 +96,7 @@ def test_calls_run_concurrently():
         return ToolResult.success("met")
 
     registry = ToolRegistry([_tool(run=meet)], timeout=3)
-    futures = [registry.submit("echo", '{"word": "x"}') for _ in range(3)]
+    futures = [registry.submit("echo", '{"word": "x"}')[1] for _ in range(3)]
     results = [registry.wait(f, "echo", "{}") for f in futures]
     assert all(r.result.ok for r in results)
 
@@ -112,3 +112,12 @@ def test_the_calling_sessions_agent_reaches_the_tool():
     finally:
         CURRENT_AGENT.reset(token)
     assert seen == ["Ana from support"]
+
+
+def test_submit_names_the_step_and_refusals_resolve_at_once():
+    registry = ToolRegistry([_tool()])
+    label, future = registry.submit("echo", '{"word": "hi"}')
+    assert label == "Echoing hi" and registry.wait(future, "echo", "{}").result.ok
+    label, future = registry.submit("nope", "{}")
+    assert label == "Calling nope" and future.done()
+    assert future.result().result.error == "unknown_tool"

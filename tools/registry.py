@@ -71,25 +71,21 @@ class ToolRegistry:
             code = "invalid_arguments"
         return _error(name, parsed, sentence, code)
 
-    def label(self, name: str, raw_arguments: str | None) -> str:
-        prepared = self.prepare(name, raw_arguments)
-        return (
-            f"Calling {name}" if isinstance(prepared, Dispatch) else prepared[0].label(prepared[1])
-        )
-
-    def submit(self, name: str, raw_arguments: str | None) -> Future[Dispatch]:
-        """Start one call in the pool; the future always resolves to a Dispatch."""
+    def submit(self, name: str, raw_arguments: str | None) -> tuple[str, Future[Dispatch]]:
+        """Start one call in the pool: its human label, and a future that always resolves to a
+        Dispatch. The arguments are validated once, here."""
         prepared = self.prepare(name, raw_arguments)
         if isinstance(prepared, Dispatch):
             done: Future[Dispatch] = Future()
             done.set_result(prepared)
-            return done
+            return prepared.label, done
         tool, args = prepared
         # Copy the context so the tool sees the calling session's CURRENT_AGENT.
-        return self._pool.submit(contextvars.copy_context().run, self._run, tool, args)
+        future = self._pool.submit(contextvars.copy_context().run, self._run, tool, args)
+        return tool.label(args), future
 
     def run(self, name: str, raw_arguments: str | None) -> Dispatch:
-        return self.wait(self.submit(name, raw_arguments), name, raw_arguments)
+        return self.wait(self.submit(name, raw_arguments)[1], name, raw_arguments)
 
     def wait(self, future: Future[Dispatch], name: str, raw_arguments: str | None) -> Dispatch:
         try:

@@ -468,24 +468,16 @@ def _label_value(labels: list[str], prefix: str) -> str | None:
 
 
 def _queued(entry: Entry) -> Ticket:
-    p = entry.payload
-    return Ticket(
-        key=entry.ref,
-        user_name=p["user_name"],
-        category=p["category"],
-        summary=f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}",
-        description=p["description"],
-        status="Queued",
-        status_category="To Do",
-        priority="None",
-        created=p["created"],
-        updated=p["created"],
-        queued=True,
-    )
+    return _local_ticket(entry, entry.ref, "Queued", queued=True)
 
 
 def _fresh(entry: Entry, key: str) -> Ticket:
     """A ticket we created but could not read back yet."""
+    return _local_ticket(entry, key, "Registered", queued=False)
+
+
+def _local_ticket(entry: Entry, key: str, status: str, *, queued: bool) -> Ticket:
+    """What we know of a grievance from our own outbox entry, without asking Jira."""
     p = entry.payload
     return Ticket(
         key=key,
@@ -493,11 +485,12 @@ def _fresh(entry: Entry, key: str) -> Ticket:
         category=p["category"],
         summary=f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}",
         description=p["description"],
-        status="Registered",
+        status=status,
         status_category="To Do",
         priority="None",
         created=p["created"],
         updated=p["created"],
+        queued=queued,
     )
 
 
