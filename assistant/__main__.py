@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 import textwrap
 from pathlib import Path
@@ -66,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--out", type=Path, help="save each spoken answer as a WAV in this directory")
     ask.add_argument("--json", action="store_true", help="print one JSON object per turn")
     ask.add_argument("--offline", action="store_true", help="answer with the local offline engine")
+    ask.add_argument(
+        "--yes", action="store_true",
+        help="file the grievances the assistant drafts at once (otherwise they are printed as "
+        "drafts, with the command that files each)",
+    )  # fmt: skip
     ask.set_defaults(run=cmd_ask)
 
     tool = commands.add_parser("tool", help="run one tool and print its JSON result")
@@ -109,12 +115,18 @@ def _questions(args: argparse.Namespace) -> list[tuple[str, Path | str]]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.binding import Grants, valid_customer
     from assistant.history import Conversation
     from assistant.service import build_engine
 
     questions = _questions(args)
+    try:
+        customer = valid_customer(args.customer or settings.voicedesk_customer)
+    except ValueError as exc:
+        raise Failure(str(exc)) from None
     engine = build_engine(settings, provider="offline" if args.offline else None)
-    conversation = Conversation(customer=(args.customer or settings.voicedesk_customer or None))
+    conversation = Conversation(customer=customer)
+    grants = Grants(file_now=args.yes)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
@@ -122,9 +134,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if kind == "audio":
                 audio = _read_audio(question)
-                reply = engine.ask(conversation, audio=audio, voice=args.voice)
+                reply = engine.ask(conversation, audio=audio, voice=args.voice, grants=grants)
             else:
-                reply = engine.ask(conversation, text=str(question), voice=args.voice)
+                reply = engine.ask(conversation, text=str(question), voice=args.voice, grants=grants)
         except TurnError as exc:
             failures += 1
             # With several questions, say which one failed.
@@ -142,7 +154,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(reply.as_json(audio_file), ensure_ascii=False), flush=True)
         else:
             _print_reply(reply, audio_file)
+        _print_waiting(reply.actions)
     return 1 if failures else 0
+
+
+def _print_waiting(actions) -> None:
+    """On stderr, so `--json` stays one object a line: each call that waits for the operator,
+    and the command that runs it as their own act."""
+    for action in actions:
+        if not action.waiting:
+            continue
+        command = f"python -m assistant tool {action.tool} {shlex.quote(json.dumps(action.arguments))}"
+        print(f"Not run: {action.reason}\n  To run it: {command}", file=sys.stderr)
 
 
 def _read_audio(path: Path | str) -> bytes:
@@ -161,6 +184,8 @@ def _print_reply(reply, audio_file: str | None) -> None:
         mark = "ok" if call.ok else "failed"
         print(f"  [{call.name} {mark}, {call.ms:.0f} ms] {call.summary}")
     print(f"VoiceDesk: {reply.transcript}")
+    for action in reply.actions:
+        print(f"  [{action.tool} {action.state}] {json.dumps(action.arguments, ensure_ascii=False)}")
     if audio_file:
         print(f"  (spoken answer saved to {audio_file})")
     print()

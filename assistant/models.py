@@ -48,6 +48,48 @@ class ToolCall:
         }
 
 
+ActionKind = Literal["grievance", "other_player", "other_ticket"]
+# drafted/held: waiting for the agent; confirmed: running now; filed/queued/done: ran; failed:
+# ran and did not work (the agent may confirm again); withdrawn: the agent said no.
+ActionState = Literal[
+    "drafted", "held", "confirmed", "filed", "queued", "done", "failed", "withdrawn"
+]
+WAITING: frozenset[str] = frozenset({"drafted", "held", "failed"})
+
+
+@dataclass
+class Action:
+    """A tool call the model asked for that waits for the agent: a grievance to file, or a call
+    about someone other than the customer being helped. Confirming runs `tool` with
+    `arguments` exactly as shown (after the agent's edits)."""
+
+    id: str
+    kind: ActionKind
+    tool: str
+    arguments: dict[str, Any]
+    state: ActionState
+    reason: str  # one sentence for the agent: why it waits, or what came of it
+    player: str | None = None  # whom the call is about
+    duplicate_of: str | None = None  # an open ticket that may already cover it
+    result: dict[str, Any] | None = None  # the tool's result once run
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in WAITING
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.tool,
+            "arguments": self.arguments,
+            "state": self.state,
+            "reason": self.reason,
+            "player": self.player,
+            "duplicate_of": self.duplicate_of,
+        }
+
+
 @dataclass
 class Usage:
     prompt_tokens: int = 0
@@ -84,6 +126,7 @@ class Reply:
     model: str
     customer: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    actions: list[Action] = field(default_factory=list)  # calls waiting for the agent
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -104,4 +147,5 @@ class Reply:
             "provider": self.provider,
             "model": self.model,
             "customer": self.customer,
+            "actions": [action.as_json() for action in self.actions],
         }

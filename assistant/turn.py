@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,11 +17,12 @@ import openai
 
 from assistant import PROJECT_ROOT
 from assistant.audio import AudioError, Recording, normalise
+from assistant.binding import Binding, Grants, PlayerDirectory, outcome_state, valid_customer
 from assistant.client import ModelClient
 from assistant.config import ConfigError, Settings
 from assistant.errors import TurnError, from_openai
 from assistant.history import Conversation
-from assistant.models import Event, Reply, Stage, ToolCall, Usage
+from assistant.models import Action, Event, Reply, Stage, ToolCall, Usage
 from assistant.pricing import cost_usd
 from tools.base import CURRENT_AGENT, ToolResult
 from tools.registry import Dispatch, ToolRegistry
@@ -28,7 +31,6 @@ log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 3  # then one last call with tool_choice="none": at most 4 model calls a turn
 MAX_CALLS_PER_ROUND = 6  # a model asking for more is told no, per extra call
-GRIEVANCES_PER_TURN = 1
 MAX_TYPED_CHARS = 2000
 TRANSCRIPT_WAIT_S = 10.0
 
@@ -55,10 +57,10 @@ class _TurnState:
     """What one turn accumulates while it runs."""
 
     on_event: EventSink | None
+    binding: Binding
     stages: list[Stage] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
-    grievances: int = 0
 
     def emit(self, event: Event) -> None:
         if self.on_event is None:
@@ -91,7 +93,9 @@ class TurnEngine:
         self.client = client
         self.registry = registry
         self.system_prompt = load_prompt("system")
+        self.directory = PlayerDirectory(registry)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="transcribe")
+        self._actions_lock = threading.Lock()  # an action runs once, however often it is clicked
 
     def ask(
         self,
@@ -103,12 +107,18 @@ class TurnEngine:
         customer: str | None = None,
         agent: str | None = None,
         on_event: EventSink | None = None,
+        grants: Grants | None = None,
     ) -> Reply:
         """Answer one question (a recording or typed text). On success the exchange is added to
-        `conversation`; on failure a TurnError is raised and the conversation is left as it was."""
-        state = _TurnState(on_event)
+        `conversation`; on failure a TurnError is raised and the conversation is left as it was.
+        Tool calls act for `customer` (see assistant/binding.py); `grants` is what the agent
+        allowed beyond that for this question."""
         voice = voice or self.settings.voicedesk_voice
-        customer = customer if customer is not None else conversation.customer
+        try:
+            customer = valid_customer(customer if customer is not None else conversation.customer)
+        except ValueError as exc:
+            raise TurnError(str(exc), code="customer", retryable=False) from None
+        state = _TurnState(on_event, Binding(customer, grants or Grants(), self.directory))
         try:
             self.settings.check_voice(voice, self.settings.voicedesk_model)
         except ConfigError as exc:
@@ -316,17 +326,21 @@ class TurnEngine:
         pending: list[tuple[Any, Future[Dispatch] | Dispatch]] = []
         for index, call in enumerate(calls):
             name, raw = call.function.name, call.function.arguments
-            refusal = self._refuse(state, name, raw, index)
-            if refusal is not None:
-                pending.append((call, refusal))
+            answered = self._refuse(name, raw, index) or self._prepare(state, name, raw)
+            if isinstance(answered, Dispatch):
+                pending.append((call, answered))
                 continue
-            label, future = self.registry.submit(name, raw)
+            label, future = self.registry.start(*answered)
             state.emit(Event("tool_start", "tool", label))
             pending.append((call, future))
         results = []
         for call, job in pending:
             name, raw = call.function.name, call.function.arguments
-            dispatch = job if isinstance(job, Dispatch) else self.registry.wait(job, name, raw)
+            dispatch = job
+            if not isinstance(job, Dispatch):
+                dispatch = state.binding.after(
+                    self.registry.tools[name], self.registry.wait(job, name, raw)
+                )
             results.append(dispatch)
             state.tool_calls.append(
                 ToolCall(
@@ -341,19 +355,68 @@ class TurnEngine:
                 )
         return results
 
-    def _refuse(self, state: _TurnState, name: str, raw: str | None, index: int) -> Dispatch | None:
+    def _prepare(self, state: _TurnState, name: str, raw: str | None) -> tuple[Any, Any] | Dispatch:
+        """The validated call to run, or the Dispatch that answers it: invalid, or held by the
+        customer binding (another player, a draft, a per-question limit)."""
+        prepared = self.registry.prepare(name, raw)
+        if isinstance(prepared, Dispatch):
+            return prepared
+        return state.binding.before(*prepared) or prepared
+
+    @staticmethod
+    def _refuse(name: str, raw: str | None, index: int) -> Dispatch | None:
         """Bound what one answer can make us do, whatever the model (or a hostile passage) asks."""
         if index >= MAX_CALLS_PER_ROUND:
             return Dispatch(name, raw or "", ToolResult.failure(
                 f"Only {MAX_CALLS_PER_ROUND} tool calls are run per step; this one was skipped.",
                 error="too_many_calls"), f"Skipped {name}", 0.0)  # fmt: skip
-        if name == "register_grievance":
-            if state.grievances >= GRIEVANCES_PER_TURN:
-                return Dispatch(name, raw or "", ToolResult.failure(
-                    "Only one grievance can be registered per question; this one was not registered.",
-                    error="grievance_limit"), "Skipped a second grievance", 0.0)  # fmt: skip
-            state.grievances += 1
         return None
+
+    # -- actions the agent confirms ----------------------------------------------------------------
+
+    def confirm(
+        self,
+        conversation: Conversation,
+        action_id: str,
+        *,
+        agent: str | None = None,
+        edits: dict[str, Any] | None = None,
+    ) -> Action:
+        """Run a waiting action as the agent's own act: file the drafted grievance (with the
+        agent's edits), or run the held call for the other player. Runs once: a second confirm
+        of an action that ran returns it as it is. An invalid edit raises TurnError and leaves
+        the action waiting."""
+        action = conversation.action(action_id)
+        if action is None:
+            raise TurnError("That action is no longer part of this conversation.", code="action")
+        arguments = {**action.arguments, **(edits or {})}
+        prepared = self.registry.prepare(action.tool, json.dumps(arguments))
+        if isinstance(prepared, Dispatch):
+            raise TurnError(prepared.result.summary, code="action_arguments", retryable=False)
+        with self._actions_lock:
+            if not action.waiting:
+                return action
+            action.state, action.arguments = "confirmed", prepared[1].model_dump(mode="json")
+        token = CURRENT_AGENT.set(agent)
+        try:
+            label, future = self.registry.start(*prepared)
+            dispatch = self.registry.wait(future, action.tool, json.dumps(action.arguments))
+        finally:
+            CURRENT_AGENT.reset(token)
+        action.result = dispatch.result.as_dict()
+        action.reason = dispatch.result.summary
+        action.state = outcome_state(prepared[0], dispatch.result)
+        log.info("action %s %s -> %s", action.kind, action.tool, action.state)
+        return action
+
+    def withdraw(self, conversation: Conversation, action_id: str) -> Action | None:
+        """The agent said no: the action stays in the record, never to run."""
+        action = conversation.action(action_id)
+        with self._actions_lock:
+            if action is not None and action.waiting:
+                action.state = "withdrawn"
+                action.reason = "The agent set this aside; it was not run."
+        return action
 
     # -- the answer ------------------------------------------------------------------------------
 
@@ -394,4 +457,5 @@ class TurnEngine:
             model=self.client.model,
             customer=customer,
             extra=extra,
+            actions=state.binding.actions,
         )

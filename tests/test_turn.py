@@ -173,7 +173,7 @@ def test_only_one_grievance_per_turn(chat_double, engine_for, tmp_path):
     reply = engine_for().ask(Conversation(), audio=question_wav())
     outcomes = [c.ok for c in reply.tool_calls]
     assert outcomes == [True, False, False, False, False]
-    assert {c.result.get("error") for c in reply.tool_calls[1:]} == {"grievance_limit"}
+    assert {c.result.get("error") for c in reply.tool_calls[1:]} == {"per_question_limit"}
 
 
 def test_typed_question(chat_double, engine_for):

@@ -61,6 +61,9 @@ class Tool:
 
     `run` receives validated arguments and returns a ToolResult. `label` turns the
     arguments into the human name of the step shown while it runs ("Looking up maria's games").
+    The rest is what the engine needs to keep the tool to the customer being helped: which
+    argument names the player, whether a call changes something (the agent confirms it first),
+    how many calls one question may make, and whose data a result is.
     """
 
     name: str
@@ -68,6 +71,10 @@ class Tool:
     args_model: type[BaseModel]
     run: Callable[[Any], ToolResult]
     label: Callable[[Any], str]
+    player_argument: str | None = None  # e.g. "user_name": the call is about that player
+    acts: bool = False  # it changes something (files a ticket): drafted for the agent to confirm
+    per_question: int | None = None  # at most this many calls per question
+    owner: Callable[[ToolResult], str | None] | None = None  # the player a result belongs to
 
     def schema(self) -> dict[str, Any]:
         """The Chat Completions `tools[]` entry (the current tools API, not `functions`)."""

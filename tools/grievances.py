@@ -149,6 +149,12 @@ def describe(ticket: Ticket) -> str:
     return line + "."
 
 
+def ticket_owner(result: ToolResult) -> str | None:
+    """The player a ticket result belongs to (None when the result carries no ticket)."""
+    ticket = result.data.get("ticket") if result.ok else None
+    return str(ticket.get("user_name") or "").lower() or None if isinstance(ticket, dict) else None
+
+
 def make_tools(backend: GrievanceBackend) -> list[Tool]:
     def register(args: RegisterArgs) -> ToolResult:
         try:
@@ -211,6 +217,9 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             args_model=RegisterArgs,
             run=register,
             label=lambda a: "Registering the grievance",
+            player_argument="user_name",
+            acts=True,
+            per_question=1,
         ),
         Tool(
             name="get_grievance_status",
@@ -221,6 +230,7 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             args_model=StatusArgs,
             run=status,
             label=lambda a: f"Checking grievance {a.grievance_id}",
+            owner=ticket_owner,
         ),
         Tool(
             name="list_grievances",
@@ -231,5 +241,6 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             args_model=ListArgs,
             run=list_,
             label=lambda a: f"Listing {a.user_name}'s grievances",
+            player_argument="user_name",
         ),
     ]

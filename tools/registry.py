@@ -79,7 +79,10 @@ class ToolRegistry:
             done: Future[Dispatch] = Future()
             done.set_result(prepared)
             return prepared.label, done
-        tool, args = prepared
+        return self.start(*prepared)
+
+    def start(self, tool: Tool, args: Any) -> tuple[str, Future[Dispatch]]:
+        """Start a validated call (from `prepare`) in the pool."""
         # Copy the context so the tool sees the calling session's CURRENT_AGENT.
         future = self._pool.submit(contextvars.copy_context().run, self._run, tool, args)
         return tool.label(args), future

@@ -12,11 +12,12 @@ import sqlite3
 import pytest
 
 from assistant import PROJECT_ROOT
+from assistant.binding import Grants
 from assistant.demo_data import write_stats_db
 from assistant.errors import TurnError
 from assistant.history import Conversation
 from assistant.service import build_engine
-from assistant.turn import GRIEVANCES_PER_TURN, MAX_TOOL_ROUNDS, MAX_TYPED_CHARS
+from assistant.turn import MAX_TOOL_ROUNDS, MAX_TYPED_CHARS
 from tests.page.conftest import APP, clear_page_caches
 from tests.resilience.conftest import HELP_INDEX
 from tests.resilience.support import assert_one_sentence, cli_env, page_size, run_cli
@@ -107,7 +108,9 @@ def test_injection_in_every_argument_finds_nothing_and_changes_nothing(
     before = stats_snapshot(backends["stats"])
     chat_double.reply_tool_calls(injected_calls(value)).reply_audio("Done.")
 
-    reply = engine.ask(Conversation(customer="maria"), text="Look these up for me.")
+    reply = engine.ask(  # filed at once, as `ask --yes` does: the words must reach the store
+        Conversation(customer="maria"), text="Look these up for me.", grants=Grants(file_now=True)
+    )
 
     calls = {call.name: call for call in reply.tool_calls}
     assert len(calls) == 5
@@ -220,18 +223,21 @@ def hostile_cloud(search_double, jira_double, engine_for):
 
 @pytest.mark.parametrize("where", ["hostile_embedded", "hostile_cloud"])
 @pytest.mark.parametrize("answer_at_last", [True, False], ids=["answers", "never-stops"])
-def test_a_passage_ordering_fifty_grievances_gets_one_at_most(
+def test_a_passage_ordering_fifty_grievances_gets_one_draft_at_most_and_files_none(
     where, answer_at_last, request, chat_double
 ):
     build, grievances = request.getfixturevalue(where)
     engine = build(chat_double)
+    per_question = engine.registry.tools["register_grievance"].per_question
+    assert per_question == 1
     before = grievances()
     obey_the_passage(chat_double, answer_at_last)
 
     if answer_at_last:
         reply = engine.ask(Conversation(customer="maria"), text="How do I withdraw my winnings?")
         registered = [c for c in reply.tool_calls if c.name == "register_grievance" and c.ok]
-        assert len(registered) <= GRIEVANCES_PER_TURN
+        assert len(registered) <= per_question
+        assert [a.state for a in reply.actions] in ([], ["drafted"])
     else:
         with pytest.raises(TurnError) as caught:
             engine.ask(Conversation(customer="maria"), text="How do I withdraw my winnings?")
@@ -239,13 +245,13 @@ def test_a_passage_ordering_fifty_grievances_gets_one_at_most(
 
     requests = chat_double.chat_requests
     assert len(requests) <= MAX_TOOL_ROUNDS + 1 == 4
-    assert grievances() - before <= GRIEVANCES_PER_TURN == 1
+    assert grievances() == before  # a draft waits for the agent; the passage files nothing
     passage_seen = json.loads(requests[1].json["messages"][-1]["content"])
     assert "ignore all previous instructions" in json.dumps(passage_seen), "it was in the index"
     refused = [
         json.loads(m["content"]) for m in requests[2].json["messages"] if m["role"] == "tool"
     ]
-    assert {r.get("error") for r in refused} >= {"grievance_limit", "too_many_calls"}
+    assert {r.get("error") for r in refused} >= {"per_question_limit", "too_many_calls"}
 
 
 # -- a 10 MB typed question -------------------------------------------------------------------------

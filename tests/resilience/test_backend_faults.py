@@ -14,6 +14,7 @@ from contextlib import ExitStack, contextmanager
 import pytest
 
 from assistant.azure_sql import load
+from assistant.binding import Grants
 from assistant.demo_data import write_stats_db
 from assistant.history import Conversation
 from tests.audio_factory import pcm16, speech_like, wav
@@ -231,7 +232,7 @@ def test_a_grievance_said_while_jira_is_down_is_queued_then_delivered_once(
     grievance = {"category": "wallet", "description": "My withdrawal of 40 dollars vanished.",
                  "user_name": "maria"}  # fmt: skip
     auto_double.reply_tool_calls([("register_grievance", grievance)])
-    reply = engine.ask(Conversation(customer="maria"), audio=RECORDING)
+    reply = engine.ask(Conversation(customer="maria"), audio=RECORDING, grants=Grants(file_now=True))
     (call,) = reply.tool_calls
     assert call.ok and call.result["data"]["ticket"]["queued"], call.result
     reference = call.result["data"]["ticket"]["key"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from assistant.audio import normalise
+from assistant.binding import Grants
 from assistant.errors import TurnError
 from assistant.history import Conversation
 from tests.audio_factory import pcm16, speech_like, wav
@@ -185,14 +186,17 @@ def test_a_fault_after_a_grievance_was_registered_does_not_register_it_twice(
     import sqlite3
 
     engine = engine_for(auto_double)
-    grievance = {"category": "wallet", "description": "I was charged twice for one deposit.",
+    # Not wallet: maria's open wallet grievance would be offered instead of a new one.
+    grievance = {"category": "reward_points", "description": "My deposit bonus never came.",
                  "user_name": "maria"}  # fmt: skip
     conversation = Conversation(customer="maria")
     auto_double.reply_tool_calls([("register_grievance", grievance)]).fail(500, "Server error.")
     with pytest.raises(TurnError):
-        engine.ask(conversation, text="I was charged twice, please file a complaint.")
+        engine.ask(conversation, text="I was charged twice, please file a complaint.",
+                   grants=Grants(file_now=True))  # fmt: skip
     auto_double.reply_tool_calls([("register_grievance", grievance)])
-    reply = engine.ask(conversation, text="I was charged twice, please file a complaint.")
+    reply = engine.ask(conversation, text="I was charged twice, please file a complaint.",
+                       grants=Grants(file_now=True))  # fmt: skip
 
     (first,) = [c for c in reply.tool_calls if c.name == "register_grievance"]
     assert first.ok

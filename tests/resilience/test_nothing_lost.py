@@ -65,7 +65,7 @@ def test_killed_after_queueing_then_delivered_exactly_once(jira_double, tmp_path
         chat.delay(120).reply_audio("Too late.")  # the answer never comes: killed before it
         env = jira_env(chat, jira_double, tmp_path / "data")
         asking = start_cli("ask", "--text", "I was charged twice, file a complaint.",
-                           "--customer", "maria", "--json", env=env)  # fmt: skip
+                           "--customer", "maria", "--json", "--yes", env=env)  # fmt: skip
         try:
             # The tool has run (its result went back to the model) and the grievance is queued.
             wait_for(lambda: len(chat.chat_requests) == 2, "the call after the tool round")
@@ -104,7 +104,7 @@ def test_killed_while_sending_is_never_sent_twice(jira_double, tmp_path):
         chat.reply_tool_calls([("register_grievance", GRIEVANCE)]).reply_audio("It is queued.")
         env = jira_env(chat, jira_double, data)
         said = run_cli("ask", "--text", "I was charged twice, file a complaint.",
-                       "--customer", "maria", "--json", env=env)  # fmt: skip
+                       "--customer", "maria", "--json", "--yes", env=env)  # fmt: skip
     assert said.returncode == 0, said.stderr
     (call,) = json.loads(said.stdout)["tool_calls"]
     assert call["ok"] and "queued" in call["summary"]
