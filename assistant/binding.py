@@ -42,7 +42,10 @@ def valid_customer(name: str | None) -> str | None:
         return None
     name = name.strip()
     if not _USER_NAME.fullmatch(name):
-        raise ValueError(f"'{name[:40]}' is not a player's user name (letters, digits, . _ -).")
+        raise ValueError(  # not echoed: it may be anything at all
+            "The customer is not a player's user name (letters, digits, dots, dashes and "
+            "underscores only)."
+        )
     return name.lower()
 
 

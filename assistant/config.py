@@ -13,6 +13,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from assistant import PROJECT_ROOT
+from tools.player_stats import USER_NAME_PATTERN
 
 Provider = Literal["openai", "azure", "offline"]
 OFFLINE_MODEL = "voicedesk-offline"  # Whisper tiny.en, a tool router and Piper, on this machine
@@ -86,7 +87,8 @@ class Settings(BaseSettings):
     voicedesk_voice: str = "alloy"
     voicedesk_transcribe_model: str = "gpt-4o-mini-transcribe"
     voicedesk_max_seconds: float = Field(60.0, gt=0, le=600)
-    voicedesk_customer: str | None = None
+    # A user name, never free text: it goes into the model's instructions.
+    voicedesk_customer: str | None = Field(default=None, pattern=USER_NAME_PATTERN)
     voicedesk_data_dir: Path = PROJECT_ROOT / ".voicedesk"
     voicedesk_request_timeout: float = Field(60.0, gt=0)
     voicedesk_max_retries: int = Field(2, ge=0, le=5)  # the SDK's retries of 429, 5xx, timeouts
