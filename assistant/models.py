@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -72,6 +73,8 @@ class Action:
     player: str | None = None  # whom the call is about
     duplicate_of: str | None = None  # an open ticket that may already cover it
     result: dict[str, Any] | None = None  # the tool's result once run
+    # Held while the state changes, so an action runs once however often it is confirmed.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def waiting(self) -> bool:

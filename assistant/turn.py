@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,9 +13,9 @@ from typing import Any
 
 import openai
 
-from assistant import PROJECT_ROOT
+from assistant import PROJECT_ROOT, actions
 from assistant.audio import AudioError, Recording, normalise
-from assistant.binding import Binding, Grants, PlayerDirectory, outcome_state, valid_customer
+from assistant.binding import Binding, Grants, PlayerDirectory, valid_customer
 from assistant.client import ModelClient
 from assistant.config import ConfigError, Settings
 from assistant.errors import TurnError, from_openai
@@ -95,7 +93,6 @@ class TurnEngine:
         self.system_prompt = load_prompt("system")
         self.directory = PlayerDirectory(registry)
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="transcribe")
-        self._actions_lock = threading.Lock()  # an action runs once, however often it is clicked
 
     def ask(
         self,
@@ -382,41 +379,8 @@ class TurnEngine:
         agent: str | None = None,
         edits: dict[str, Any] | None = None,
     ) -> Action:
-        """Run a waiting action as the agent's own act: file the drafted grievance (with the
-        agent's edits), or run the held call for the other player. Runs once: a second confirm
-        of an action that ran returns it as it is. An invalid edit raises TurnError and leaves
-        the action waiting."""
-        action = conversation.action(action_id)
-        if action is None:
-            raise TurnError("That action is no longer part of this conversation.", code="action")
-        arguments = {**action.arguments, **(edits or {})}
-        prepared = self.registry.prepare(action.tool, json.dumps(arguments))
-        if isinstance(prepared, Dispatch):
-            raise TurnError(prepared.result.summary, code="action_arguments", retryable=False)
-        with self._actions_lock:
-            if not action.waiting:
-                return action
-            action.state, action.arguments = "confirmed", prepared[1].model_dump(mode="json")
-        token = CURRENT_AGENT.set(agent)
-        try:
-            label, future = self.registry.start(*prepared)
-            dispatch = self.registry.wait(future, action.tool, json.dumps(action.arguments))
-        finally:
-            CURRENT_AGENT.reset(token)
-        action.result = dispatch.result.as_dict()
-        action.reason = dispatch.result.summary
-        action.state = outcome_state(prepared[0], dispatch.result)
-        log.info("action %s %s -> %s", action.kind, action.tool, action.state)
-        return action
-
-    def withdraw(self, conversation: Conversation, action_id: str) -> Action | None:
-        """The agent said no: the action stays in the record, never to run."""
-        action = conversation.action(action_id)
-        with self._actions_lock:
-            if action is not None and action.waiting:
-                action.state = "withdrawn"
-                action.reason = "The agent set this aside; it was not run."
-        return action
+        """Run a waiting action as the agent's own act (see assistant/actions.py)."""
+        return actions.confirm(self.registry, conversation, action_id, agent=agent, edits=edits)
 
     # -- the answer ------------------------------------------------------------------------------
 
