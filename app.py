@@ -18,6 +18,7 @@ st.set_page_config(
 
 from assistant.config import ConfigError, Settings  # noqa: E402  (set_page_config comes first)
 from page import auth, resources  # noqa: E402
+from page.actions import render_actions  # noqa: E402
 from page.asking import Turn, answer  # noqa: E402
 from page.conversation import (  # noqa: E402
     notice_body,
@@ -66,12 +67,15 @@ def main() -> None:
         typed = st.chat_input("…or type a question", key="typed")
     taken = state.take_question(recording, typed)  # before the history: a question stops it
 
+    show_actions = partial(render_actions, conversation=state.conversation,
+                           registry=lambda: resources.tools()[1], agent=agent)  # fmt: skip
     exchanges = state.conversation.exchanges
     for number, exchange in enumerate(exchanges):
         exchange_key = f"{state.conversation_no}-{number}"
         render_exchange(
             exchange, exchange_key, newest=number == len(exchanges) - 1,
             autoplay=exchange_key == state.autoplay, replay=state.replay, on_replay=replay,
+            show_actions=show_actions,
         )  # fmt: skip
 
     offline_offered = "offline" in resources.providers() and choices.provider != "offline"
@@ -92,6 +96,7 @@ def main() -> None:
             lambda status: answer(state, question, turn, resources.engine, status),
             key,
             notice=lambda: show_notice(state.notice),
+            show_actions=show_actions,
         )
         if reply is not None:
             show_words(state.conversation.exchanges[-1].user_text)

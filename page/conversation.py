@@ -16,13 +16,14 @@ from collections.abc import Callable
 import streamlit as st
 
 from assistant.history import SPOKEN_PLACEHOLDER, Exchange
-from assistant.models import Event, Reply
+from assistant.models import Action, Event, Reply
 from assistant.turn import MAX_TYPED_CHARS
 from page.markup import md_escape
 from page.progress import ProgressLog, seconds, timeline, total_ms
 from page.state import Notice, Question
 from page.trace import render_trace
 
+ShowActions = Callable[[list[Action], str], None]  # the calls waiting for the agent, by key
 USER_AVATAR = ":material/support_agent:"
 ASSISTANT_AVATAR = ":material/headset_mic:"
 LISTENING = "_Spoken question_"
@@ -49,6 +50,7 @@ def render_exchange(
     autoplay: bool,
     replay: str | None,
     on_replay: Callable,
+    show_actions: ShowActions | None = None,
 ) -> None:
     """One finished exchange. The newest has its players on the page (its answer autoplays
     until a new question is asked); an earlier one has "Play again" buttons, and the one asked
@@ -73,6 +75,8 @@ def render_exchange(
                     newest=newest, replay=replay, on_replay=on_replay, autoplay=autoplay)  # fmt: skip
         else:
             st.caption(NO_SPEECH)
+        if show_actions and exchange.reply.actions:
+            show_actions(exchange.reply.actions, key)
         _trace(exchange.reply, key)
 
 
@@ -125,7 +129,10 @@ class LiveStatus:
 
 
 def render_live_answer(
-    run: Callable[[LiveStatus], Reply | None], key: str, notice: Callable[[], None]
+    run: Callable[[LiveStatus], Reply | None],
+    key: str,
+    notice: Callable[[], None],
+    show_actions: ShowActions | None = None,
 ) -> Reply | None:
     """The assistant's side of the turn being answered: its stages as they happen, then the
     answer, or the failure (`notice` draws it)."""
@@ -137,7 +144,7 @@ def render_live_answer(
             notice()
         else:
             status.done(reply)
-            _answer(reply, key, autoplay=True)
+            _answer(reply, key, autoplay=True, show_actions=show_actions)
         scroll_to_newest()
     return reply
 
@@ -180,7 +187,9 @@ def _working(label: str) -> str:
     return f":shimmer[{md_escape(label)}…]"
 
 
-def _answer(reply: Reply, key: str, *, autoplay: bool) -> None:
+def _answer(
+    reply: Reply, key: str, *, autoplay: bool, show_actions: ShowActions | None = None
+) -> None:
     """The live run's answer: as render_exchange draws the newest exchange."""
     st.markdown(md_escape(reply.transcript))
     if reply.audio_wav:
@@ -189,6 +198,8 @@ def _answer(reply: Reply, key: str, *, autoplay: bool) -> None:
                  alt=f"Spoken answer {number}")  # fmt: skip
     else:
         st.caption(NO_SPEECH)
+    if show_actions and reply.actions:
+        show_actions(reply.actions, key)
     _trace(reply, key)
 
 

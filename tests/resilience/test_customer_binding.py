@@ -15,6 +15,8 @@ import pytest
 from assistant.binding import Grants
 from assistant.errors import TurnError
 from assistant.history import Conversation
+from tests.page.conftest import cloud_env, make_app, page_env  # noqa: F401 (fixtures)
+from tests.page.helpers import button
 from tests.resilience.support import assert_one_sentence, cli_env, run_cli
 
 pytestmark = pytest.mark.timeout(120)
@@ -211,3 +213,64 @@ def test_the_command_line_prints_a_draft_and_files_only_with_yes(auto_double, tm
     configured = run_cli("ask", "--text", "Hi", env=env)
     assert configured.returncode == 2 and "VOICEDESK_CUSTOMER" in configured.stderr
     assert auto_double.chat_requests[-1].json["messages"][-1]["content"] != "Hi"
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+
+def page_tickets(page_env, description: str) -> int:
+    with sqlite3.connect(page_env / "data" / "tickets.sqlite") as db:
+        return db.execute(
+            "SELECT COUNT(*) FROM tickets WHERE description = ?", (description,)
+        ).fetchone()[0]
+
+
+def test_the_page_shows_a_draft_and_files_it_once_when_the_agent_confirms(
+    cloud_env, page_env, make_app
+):
+    cloud_env.reply_tool_calls([("register_grievance", POINTS)]).reply_audio("I drafted it.")
+    at = make_app().run()
+    at.selectbox(key="customer").set_value("maria").run()
+    at.chat_input(key="typed").set_value("My bonus points never came, file a complaint.").run()
+    assert not at.exception and not at.error
+    assert POINTS["description"] in [t.value for t in at.text], "the customer's words, as text"
+    assert page_tickets(page_env, POINTS["description"]) == 0, "nothing filed before confirming"
+
+    button(at, "Confirm and file").click().run()
+    assert not at.exception and not at.error
+    assert page_tickets(page_env, POINTS["description"]) == 1
+    assert "Confirm and file" not in [b.label for b in at.button], "it cannot be filed twice"
+    assert any("Filed" in m.value for m in at.markdown)
+
+
+def test_the_page_files_the_agents_edit_of_a_draft(cloud_env, page_env, make_app):
+    cloud_env.reply_tool_calls([("register_grievance", POINTS)]).reply_audio("I drafted it.")
+    at = make_app().run()
+    at.selectbox(key="customer").set_value("maria").run()
+    at.chat_input(key="typed").set_value("File a complaint about my points.").run()
+    button(at, "Edit").click().run()
+    words = "Weekend bonus of 500 points missing since Saturday."
+    at.text_area(key="words-0-0-0").set_value(words)
+    at.selectbox(key="category-0-0-0").set_value("wallet")
+    at.button(key=[b.key for b in at.button if b.label == "File it"][0]).click().run()
+    assert not at.exception and not at.error
+    assert page_tickets(page_env, words) == 1 and page_tickets(page_env, POINTS["description"]) == 0
+
+
+def test_the_page_offers_one_click_to_run_a_held_call_for_the_other_player(cloud_env, make_app):
+    cloud_env.reply_tool_calls([DEV_STATS]).reply_audio("That was about dev, not maria.")
+    at = make_app().run()
+    at.selectbox(key="customer").set_value("maria").run()
+    at.chat_input(key="typed").set_value("How many games did dev play?").run()
+    assert not at.exception
+    assert any("Not run" in m.value and "dev" in m.value for m in at.markdown)
+
+    button(at, "Run it for dev").click().run()
+    assert not at.exception and not at.error
+    assert any("Done" in m.value and "games" in m.value for m in at.markdown)
+    assert "Run it for dev" not in [b.label for b in at.button]
+
+    cloud_env.reply_tool_calls([DEV_STATS]).reply_audio("Held again.")
+    at.chat_input(key="typed").set_value("And dev again?").run()
+    button(at, "Switch the customer to dev").click().run()
+    assert at.selectbox(key="customer").value == "dev"
