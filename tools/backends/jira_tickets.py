@@ -346,6 +346,7 @@ class JiraGrievances:
         )
         client._session.max_retries = self.max_retries
         client._session.max_retry_delay = self.max_retry_delay
+        _retry_reads_only(client._session)
         return client
 
     def _call(self, action: Callable[[Any], Any]) -> Any:
@@ -407,6 +408,30 @@ class JiraGrievances:
         if status is not None and status >= 500:
             return _Failure(f"Jira is not answering properly ({status}); it may be down.")
         return _Failure(f"Jira answered with an unexpected error ({status}).")
+
+
+def _retry_reads_only(session: Any) -> None:
+    """Let the client retry reads (429, 503, a dropped connection), never a write.
+
+    Its ResilientSession resends a create on its own, beneath the outbox's marker check: a 503
+    or a dropped connection after Jira made the issue gave two issues. A write is sent once;
+    the outbox sends it again only after searching for its marker. The hook is the session's
+    private retry test (jira 3.10); should it ever be renamed, no request is retried at all.
+    """
+    decide = getattr(session, "_ResilientSession__recoverable", None)
+    if decide is None:
+        session.max_retries = 0
+        return
+
+    def recoverable(response: Any, url: Any, request_method: str, counter: int = 1) -> bool:
+        return request_method.upper() in _SAFE_METHODS and decide(
+            response, url, request_method, counter
+        )
+
+    session._ResilientSession__recoverable = recoverable
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # -- reading Jira's answers --------------------------------------------------------------------
