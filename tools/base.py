@@ -68,6 +68,11 @@ class Tool:
     args_model: type[BaseModel]
     run: Callable[[Any], ToolResult]
     label: Callable[[Any], str]
+    # What is true when the registry stops waiting: the call goes on in its thread, so a tool
+    # that changes something says what becomes of it. None: "<name> did not answer in N s".
+    timeout_sentence: str | None = None
+    # The system behind the tool, for its lane (tools/lanes.py): "the help-centre search".
+    service: str = "this tool"
 
     def schema(self) -> dict[str, Any]:
         """The Chat Completions `tools[]` entry (the current tools API, not `functions`)."""

@@ -99,6 +99,7 @@ def parse_ticket_key(text: str, project_key: str) -> str | None:
     return f"{prefix}-{number}"
 
 
+SERVICE = "the ticket system"
 _NUMBER_WORDS = {"NUMBER", "NO", "TICKET", "GRIEVANCE"}
 
 
@@ -211,6 +212,11 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             args_model=RegisterArgs,
             run=register,
             label=lambda a: "Registering the grievance",
+            # Written to the outbox (or the ticket store) first, it is delivered once.
+            timeout_sentence=(
+                "The grievance is still being registered; ask for its status in a minute."
+            ),
+            service=SERVICE,
         ),
         Tool(
             name="get_grievance_status",
@@ -221,6 +227,7 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             args_model=StatusArgs,
             run=status,
             label=lambda a: f"Checking grievance {a.grievance_id}",
+            service=SERVICE,
         ),
         Tool(
             name="list_grievances",
@@ -231,5 +238,6 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             args_model=ListArgs,
             run=list_,
             label=lambda a: f"Listing {a.user_name}'s grievances",
+            service=SERVICE,
         ),
     ]

@@ -96,4 +96,5 @@ def make_tool(backend: PlayerStatsBackend) -> Tool:
         args_model=PlayerSummaryArgs,
         run=run,
         label=lambda a: f"Looking up {a.user_name}'s games",
+        service="the player statistics",
     )

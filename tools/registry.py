@@ -91,13 +91,13 @@ class ToolRegistry:
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
-            parsed = _loads_or_raw(raw_arguments)
+            # The call goes on in its thread: say what is true, as the tool words it.
+            tool = self.tools.get(name)
+            sentence = (tool and tool.timeout_sentence) or (
+                f"{name} did not answer within {self.timeout:g} seconds."
+            )
             return _error(
-                name,
-                parsed,
-                f"{name} took longer than {self.timeout:g} seconds and was stopped.",
-                "timeout",
-                ms=self.timeout * 1000,
+                name, _loads_or_raw(raw_arguments), sentence, "timeout", ms=self.timeout * 1000
             )
 
     @staticmethod

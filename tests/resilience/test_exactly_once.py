@@ -1,0 +1,116 @@
+"""Nothing twice: every resend of a grievance goes through the outbox's marker check, a grievance
+whose tool call outlived its wait is told truthfully and still delivered once, one hung backend
+does not starve the other tools, a damaged or unwritable outbox loses nothing, and the customer's
+words stay inside Jira's {noformat} block. The real `jira` client against the Jira double.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.resilience.support import assert_one_sentence
+from tests.support import make_settings
+from tools.backends import build_backends
+from tools.backends.jira_tickets import JiraGrievances
+from tools.backends.outbox import OUTBOX_FILE, Outbox
+from tools.registry import build_registry
+
+pytestmark = pytest.mark.timeout(120)
+
+CREATE = "/rest/api/2/issue"
+WORDS = "I was charged twice for one deposit."
+GRIEVANCE = {"category": "wallet", "description": WORDS, "user_name": "maria"}
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def jira_settings(jira_double, data_dir, **overrides):
+    return make_settings(
+        data_dir, jira_server=jira_double.url, jira_email="bot@example.com",
+        jira_api_token="jira-token-123", **overrides,
+    )  # fmt: skip
+
+
+def jira_backend(jira_double, data_dir, **overrides) -> JiraGrievances:
+    """Built exactly as the app builds it (the client's own retries on, as configured)."""
+    return JiraGrievances.from_settings(jira_settings(jira_double, data_dir, **overrides))
+
+
+# -- every resend of a create goes through the marker check -------------------------------------
+
+RETRYABLE_AFTER_CREATING = {
+    "503 with Retry-After": {"status": 503, "headers": {"Retry-After": "1"}},
+    "429 with Retry-After": {"status": 429, "headers": {"Retry-After": "1"}},
+    "connection dropped": {"status": 0, "drop": True},
+}
+
+
+@pytest.mark.parametrize("fault", list(RETRYABLE_AFTER_CREATING))
+def test_a_create_the_jira_client_would_retry_makes_exactly_one_issue(
+    fault, clean_env, jira_double, tmp_path
+):
+    # Jira makes the issue, then answers with what the client retries on its own.
+    jira_double.fail("POST", CREATE, times=1, after=True, **RETRYABLE_AFTER_CREATING[fault])
+    jira = jira_backend(jira_double, tmp_path)
+    jira.settle_s = 0  # Jira's search is immediate here: the marker check may run at once
+
+    first = jira.register(**GRIEVANCE)
+    assert len(jira_double.issues) == 1, "the client resent the create beneath the marker check"
+    assert first.queued, "the reply was lost: the grievance waits in the outbox"
+
+    delivered, remaining, sentence = jira.flush()
+    jira.wait_for_flush(10)
+
+    assert (delivered, remaining) == (1, 0), sentence
+    assert len(jira_double.issues) == 1
+    assert len(jira_double.requests("POST", CREATE)) == 1
+    assert jira.get(first.key).key == "GRV-1"
+
+
+def test_reads_are_still_retried_by_the_client(clean_env, jira_double, tmp_path):
+    jira_double.fail("GET", "/rest/api/2/search/jql", 503, times=1, headers={"Retry-After": "1"})
+    jira_double.add_issue("a", ["player-maria"])
+    assert [t.key for t in jira_backend(jira_double, tmp_path).list_for("maria")] == ["GRV-1"]
+    assert len(jira_double.requests("GET", "/rest/api/2/search/jql")) == 2
+
+
+# -- a grievance whose call outlived its wait ---------------------------------------------------
+
+
+def test_a_grievance_that_outlives_its_wait_is_told_truthfully_and_delivered_once(
+    clean_env, jira_double, tmp_path
+):
+    data = tmp_path / "data"
+    settings = jira_settings(jira_double, data, voicedesk_tool_timeout=1.0)
+    jira = JiraGrievances.from_settings(settings)
+    jira.timeout = (3.0, 10.0)  # the slow send below is answered, just late
+    backends = build_backends(settings)
+    backends.grievances = jira
+    registry = build_registry(backends, timeout=1.0)
+    jira_double.fail("POST", CREATE, 0, after=True, delay=3.0)  # made, answered after 3 s
+
+    dispatch = registry.run("register_grievance", json.dumps(GRIEVANCE))
+
+    said = dispatch.result.summary
+    assert "stopped" not in said, said
+    assert "still being registered" in said and "status in a minute" in said, said
+    assert_one_sentence(said)
+    # Durable before the slow send: another process reading the outbox file sees it now.
+    (entry,) = Outbox(data / OUTBOX_FILE).pending()
+    assert entry.payload["description"] == WORDS
+
+    wait_for(lambda: Outbox(data / OUTBOX_FILE).pending_count() == 0, "the late delivery")
+    assert jira.flush()[:2] == (0, 0)
+    assert len(jira_double.issues) == 1
+    assert len(jira_double.requests("POST", CREATE)) == 1
+    assert Outbox(data / OUTBOX_FILE).get(entry.ref).remote_key == "GRV-1"
