@@ -7,8 +7,10 @@ words stay inside Jira's {noformat} block. The real `jira` client against the Ji
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -17,6 +19,7 @@ from tests.support import make_settings
 from tools.backends import build_backends
 from tools.backends.jira_tickets import JiraGrievances
 from tools.backends.outbox import OUTBOX_FILE, Outbox
+from tools.lanes import Lane
 from tools.registry import build_registry
 
 pytestmark = pytest.mark.timeout(120)
@@ -114,3 +117,79 @@ def test_a_grievance_that_outlives_its_wait_is_told_truthfully_and_delivered_onc
     assert len(jira_double.issues) == 1
     assert len(jira_double.requests("POST", CREATE)) == 1
     assert Outbox(data / OUTBOX_FILE).get(entry.ref).remote_key == "GRV-1"
+
+
+# -- one hung backend does not starve the others ------------------------------------------------
+
+
+class HungSearch:
+    """A help-centre search that never answers until released (a service that hangs)."""
+
+    kind, where = "cloud", "search.example.net"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+
+    def search(self, query: str, top: int = 3) -> list:
+        self.calls += 1
+        self.release.wait(60)
+        return []
+
+    def check(self) -> None:
+        pass
+
+
+def test_a_hung_search_backend_leaves_stats_and_grievances_answering_promptly(clean_env, tmp_path):
+    backends = build_backends(make_settings(tmp_path / "data"))
+    backends.search = hung = HungSearch()
+    registry = build_registry(backends, timeout=3.0)
+    sessions = 24
+    try:
+        with ThreadPoolExecutor(max_workers=sessions) as pool:
+            asking = [
+                pool.submit(registry.run, "search_help_center", '{"query": "withdrawals"}')
+                for _ in range(sessions)
+            ]
+            wait_for(lambda: hung.calls >= 2, "the search to hang")
+            for name, arguments in [
+                ("get_player_summary", '{"user_name": "maria"}'),
+                ("list_grievances", '{"user_name": "maria"}'),
+                ("register_grievance", json.dumps(GRIEVANCE)),
+            ]:
+                started = time.monotonic()
+                dispatch = registry.run(name, arguments)
+                took = time.monotonic() - started
+                assert dispatch.result.ok, (name, dispatch.result.summary)
+                assert took < 2.0, f"{name} waited {took:.1f} s behind the hung search"
+            searched = [f.result(timeout=60).result for f in asking]
+            # Every search outlived its wait: the next one is answered at once, and says why.
+            started = time.monotonic()
+            again = registry.run("search_help_center", '{"query": "withdrawals"}').result
+            took = time.monotonic() - started
+    finally:
+        hung.release.set()
+    assert not any(r.ok for r in searched)
+    assert took < 1.0 and again.error == "not_answering", again.summary
+    assert_one_sentence(again.summary)
+    assert again.summary.startswith("The help-centre search is not answering")
+    assert hung.calls <= 4, "a jammed backend is not handed more calls than its lane's threads"
+
+
+def test_a_backend_that_stopped_answering_is_probed_again_and_used_once_it_is_back():
+    lane = Lane("the help-centre search", timeout=0.2, workers=2, trip_after=2, probe_every_s=1)
+    back = threading.Event()
+
+    def call() -> str:
+        if not back.is_set():
+            time.sleep(0.5)  # late every time
+        return "answered"
+
+    for _ in range(2):
+        assert lane.submit(call, refuse=str).result(timeout=10) == "answered"  # late, twice
+    refused = lane.submit(call, refuse=str)
+    assert refused.done() and refused.result() == lane.refusal, "open: answered at once"
+    back.set()
+    wait_for(lambda: lane.submit(call, refuse=str).result(timeout=10) == "answered", "a probe")
+    results = [lane.submit(call, refuse=str) for _ in range(4)]
+    assert [f.result(timeout=10) for f in results] == ["answered"] * 4, "closed again"
