@@ -7,6 +7,7 @@ words stay inside Jira's {noformat} block. The real `jira` client against the Ji
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -193,3 +194,32 @@ def test_a_backend_that_stopped_answering_is_probed_again_and_used_once_it_is_ba
     wait_for(lambda: lane.submit(call, refuse=str).result(timeout=10) == "answered", "a probe")
     results = [lane.submit(call, refuse=str) for _ in range(4)]
     assert [f.result(timeout=10) for f in results] == ["answered"] * 4, "closed again"
+
+
+# -- the customer's words stay inside {noformat} ------------------------------------------------
+
+NOFORMAT_TAG = re.compile(r"\{\s*noformat\b", re.IGNORECASE)  # how Jira finds its macros
+ESCAPES = {
+    "the closer itself": "{noformat} h1. Refund now [click|http://evil.example] !http://x/a.png!",
+    "the closer in capitals": "Help {NOFORMAT} *bold* [click|http://evil.example]",
+    "a closer hidden in a closer": "Help {no{noformat}format} h1. Refund [x|http://evil.example]",
+    "the closer with parameters": "Help {noformat:title=x} {color:red}crimson{color}",
+    "a closer with spaces": "Help { noformat } [x|http://evil.example]",
+}
+
+
+@pytest.mark.parametrize("case", list(ESCAPES))
+def test_the_customers_words_never_leave_the_noformat_block(case, clean_env, jira_double, tmp_path):
+    words = ESCAPES[case]
+    jira = jira_backend(jira_double, tmp_path)
+    ticket = jira.register("other", words, "maria")
+
+    description = jira_double.issues[ticket.key]["fields"]["description"]
+    tags = list(NOFORMAT_TAG.finditer(description))
+    assert len(tags) == 2, f"{len(tags)} noformat tags: {description!r}"
+    inside = description[tags[0].end() : tags[1].start()]
+    after = description[tags[1].end() :]
+    assert not any(word in after for word in ("evil", "crimson", "Help", "Refund"))
+    # Nothing the customer said is dropped: every word is there, inside the block.
+    for word in ("Help", "evil", "crimson", "Refund", "click", "bold"):
+        assert (word in words) == (word in inside), word

@@ -42,6 +42,10 @@ SUMMARY_WORDS = {
     "usage_history": "Usage history",
     "other": "Other",
 }
+# Inside {noformat} only a noformat tag means anything to Jira, and it has no escape: the brace
+# of anything that could be read as one (any case, spaced, with parameters) becomes a fullwidth
+# brace. Nothing is removed, so no nesting ({no{noformat}format}) can rebuild a tag.
+_NOFORMAT_TAG = re.compile(r"\{(?=\s*noformat)", re.IGNORECASE)
 # JQL string escapes (Atlassian's JQL grammar): backslash, both quotes, and control characters.
 _JQL_ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -256,7 +260,7 @@ class JiraGrievances:
         summary = f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}: "
         summary += first_line if len(first_line) <= 120 else first_line[:117] + "..."
         # The customer's words in a noformat block, so Jira renders none of their markup.
-        words = p["description"].replace("{noformat}", "")
+        words = _NOFORMAT_TAG.sub("\uff5b", p["description"])
         description = (
             f"{{noformat}}\n{words}\n{{noformat}}\n\n"
             f"Player: {p['user_name']}\nCategory: {p['category']}\n"
