@@ -140,8 +140,9 @@ class ListArgs(BaseModel):
 
 def describe(ticket: Ticket) -> str:
     if ticket.queued:
+        kept = "saved and queued" if ticket.status == "Queued" else ticket.status.lower()
         return (
-            f"Grievance {ticket.key} is saved and queued; it will be sent to the ticket system "
+            f"Grievance {ticket.key} is {kept}; it will be sent to the ticket system "
             "as soon as it is reachable."
         )
     line = f"Grievance {ticket.key} ({ticket.category.replace('_', ' ')}) is {ticket.status}"

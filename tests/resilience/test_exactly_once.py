@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -223,3 +224,105 @@ def test_the_customers_words_never_leave_the_noformat_block(case, clean_env, jir
     # Nothing the customer said is dropped: every word is there, inside the block.
     for word in ("Help", "evil", "crimson", "Refund", "click", "bold"):
         assert (word in words) == (word in inside), word
+
+
+# -- a damaged or unwritable outbox loses nothing and blocks nothing ----------------------------
+
+
+def queue_while_jira_is_down(jira_double, data_dir, descriptions: list[str]) -> list[str]:
+    jira_double.fail("POST", CREATE, 503, times=len(descriptions))
+    jira = jira_backend(jira_double, data_dir)
+    refs = [jira.register("wallet", words, "maria").key for words in descriptions]
+    assert all(ref.startswith("LOCAL-") for ref in refs) and jira_double.issues == {}
+    return refs
+
+
+DAMAGED_FILES = {
+    "garbage": lambda data: b"\x00garbage, not a database\xff" * 200,
+    "truncated mid-page": lambda data: data[: len(data) // 2 + 100],
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGED_FILES))
+def test_a_damaged_outbox_file_is_moved_aside_and_kept_and_new_grievances_go_through(
+    damage, clean_env, jira_double, tmp_path, caplog
+):
+    data = tmp_path / "data"
+    queue_while_jira_is_down(jira_double, data, ["Deposit one missing.", "Deposit two missing."])
+    path = data / OUTBOX_FILE
+    damaged = DAMAGED_FILES[damage](path.read_bytes())
+    path.write_bytes(damaged)
+
+    jira = jira_backend(jira_double, data)
+    ticket = jira.register(**GRIEVANCE)  # Jira is back; the damaged file must not stop this
+
+    assert ticket.key == "GRV-1" and not ticket.queued
+    (kept,) = data.glob(OUTBOX_FILE + ".damaged-*")
+    assert kept.read_bytes() == damaged, "the damaged file is kept as it was"
+    assert_one_sentence(jira.outbox.notice)
+    assert kept.name in jira.outbox.notice
+    assert jira.outbox.notice in caplog.text and "Traceback" not in caplog.text
+    jira.wait_for_flush(10)
+    assert jira.flush()[1] == 0
+    assert len(jira_double.requests("POST", CREATE)) == 3  # two refused while down, one made
+
+
+def test_damaged_outbox_entries_are_kept_aside_and_the_readable_ones_delivered(
+    clean_env, jira_double, tmp_path, caplog
+):
+    data = tmp_path / "data"
+    good, truncated, wrong = queue_while_jira_is_down(
+        jira_double, data, ["Deposit one missing.", "Deposit two missing.", "Points gone."]
+    )
+    with sqlite3.connect(data / OUTBOX_FILE) as db:
+        db.execute('UPDATE outbox SET payload = \'{"category": "wal\' WHERE ref = ?', (truncated,))
+        db.execute(
+            "UPDATE outbox SET payload = '[5]', created_at = 'yesterday' WHERE ref = ?", (wrong,)
+        )
+
+    jira = jira_backend(jira_double, data)
+    jira.settle_s = 0  # the refused sends never reached Jira; its search is immediate here
+    delivered, remaining, sentence = jira.flush()
+    assert (delivered, remaining) == (1, 0), sentence
+    assert jira.register(**GRIEVANCE).key == "GRV-2", "new grievances are still taken"
+
+    (issue,) = [i for i in jira_double.issues.values() if "Deposit one" in i["fields"]["summary"]]
+    assert len(jira_double.issues) == 2
+    side = data / (OUTBOX_FILE + ".damaged-rows.jsonl")
+    kept = [json.loads(line) for line in side.read_text().splitlines()]
+    assert sorted(row["ref"] for row in kept) == sorted([truncated, wrong])
+    assert any(row["payload"] == '{"category": "wal' for row in kept), "kept as it was"
+    assert_one_sentence(jira.outbox.notice)
+    assert "Traceback" not in caplog.text
+
+
+def test_an_unwritable_outbox_still_registers_and_says_where_the_grievance_is(
+    clean_env, jira_double, tmp_path, caplog
+):
+    data = tmp_path / "data"
+    (data / OUTBOX_FILE).mkdir(parents=True)  # the outbox cannot be a file there
+    jira = jira_backend(jira_double, data)
+    jira.settle_s = 0
+
+    straight = jira.register(**GRIEVANCE)
+    assert straight.key == "GRV-1" and not straight.queued, "it went straight to Jira"
+    assert_one_sentence(jira.outbox.notice)
+    assert "cannot be written" in jira.outbox.notice and "memory" in jira.outbox.notice
+
+    jira_double.fail("POST", CREATE, 503, times=1)
+    held = jira.register("wallet", "Withdrawal stuck for a week.", "maria")
+    assert held.queued and held.status == "Queued in memory only"
+    dispatch = build_registry_for(jira, tmp_path).run(
+        "get_grievance_status", json.dumps({"grievance_id": held.key})
+    )
+    assert "in memory only" in dispatch.result.summary, dispatch.result.summary
+
+    assert jira.flush()[:2] == (1, 0)  # Jira is back: delivered once, from memory
+    assert len(jira_double.issues) == 2
+    assert "Traceback" not in caplog.text
+
+
+def build_registry_for(jira: JiraGrievances, tmp_path):
+    backends = build_backends(make_settings(tmp_path / "other"))
+    backends.grievances = jira
+    return build_registry(backends, timeout=10.0)

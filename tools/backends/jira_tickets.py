@@ -154,7 +154,7 @@ class JiraGrievances:
             ticket = self._deliver(entry)
         except _Failure as exc:
             self.outbox.release(entry.ref, str(exc))
-            return _queued(entry)
+            return _queued(entry, self.outbox.in_memory)
         self._kick_flush()
         return ticket
 
@@ -185,7 +185,7 @@ class JiraGrievances:
                 key = next(r["key"] for r in issues if "vd-" + entry.marker in _labels(r))
                 self.outbox.delivered(entry.ref, key)
             else:
-                queued.append(_queued(entry))
+                queued.append(_queued(entry, self.outbox.in_memory))
         self._kick_flush()
         return queued[::-1] + [_ticket(raw) for raw in issues]
 
@@ -284,7 +284,7 @@ class JiraGrievances:
     def _ticket_for_entry(self, entry: Entry, strict: bool = False) -> Ticket:
         """What a local reference stands for now: its Jira ticket once delivered."""
         if entry.pending or not entry.remote_key:
-            return _queued(entry)
+            return _queued(entry, self.outbox.in_memory)
         try:
             raw = self._call(lambda jira: _issue_or_none(jira, entry.remote_key))
         except ToolUnavailable:
@@ -496,8 +496,9 @@ def _label_value(labels: list[str], prefix: str) -> str | None:
     return next((label[len(prefix) :] for label in labels if label.startswith(prefix)), None)
 
 
-def _queued(entry: Entry) -> Ticket:
-    return _local_ticket(entry, entry.ref, "Queued", queued=True)
+def _queued(entry: Entry, in_memory: bool = False) -> Ticket:
+    status = "Queued in memory only" if in_memory else "Queued"  # the outbox cannot be written
+    return _local_ticket(entry, entry.ref, status, queued=True)
 
 
 def _fresh(entry: Entry, key: str) -> Ticket:
