@@ -75,6 +75,11 @@ class Tool:
     acts: bool = False  # it changes something (files a ticket): drafted for the agent to confirm
     per_question: int | None = None  # at most this many calls per question
     owner: Callable[[ToolResult], str | None] | None = None  # the player a result belongs to
+    # What is true when the registry stops waiting: the call goes on in its thread, so a tool
+    # that changes something says what becomes of it. None: "<name> did not answer in N s".
+    timeout_sentence: str | None = None
+    # The system behind the tool, for its lane (tools/lanes.py): "the help-centre search".
+    service: str = "this tool"
 
     def schema(self) -> dict[str, Any]:
         """The Chat Completions `tools[]` entry (the current tools API, not `functions`)."""

@@ -99,6 +99,7 @@ def parse_ticket_key(text: str, project_key: str) -> str | None:
     return f"{prefix}-{number}"
 
 
+SERVICE = "the ticket system"
 _NUMBER_WORDS = {"NUMBER", "NO", "TICKET", "GRIEVANCE"}
 
 
@@ -139,8 +140,9 @@ class ListArgs(BaseModel):
 
 def describe(ticket: Ticket) -> str:
     if ticket.queued:
+        kept = "saved and queued" if ticket.status == "Queued" else ticket.status.lower()
         return (
-            f"Grievance {ticket.key} is saved and queued; it will be sent to the ticket system "
+            f"Grievance {ticket.key} is {kept}; it will be sent to the ticket system "
             "as soon as it is reachable."
         )
     line = f"Grievance {ticket.key} ({ticket.category.replace('_', ' ')}) is {ticket.status}"
@@ -220,6 +222,11 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             player_argument="user_name",
             acts=True,
             per_question=1,
+            # Written to the outbox (or the ticket store) first, it is delivered once.
+            timeout_sentence=(
+                "The grievance is still being registered; ask for its status in a minute."
+            ),
+            service=SERVICE,
         ),
         Tool(
             name="get_grievance_status",
@@ -231,6 +238,7 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             run=status,
             label=lambda a: f"Checking grievance {a.grievance_id}",
             owner=ticket_owner,
+            service=SERVICE,
         ),
         Tool(
             name="list_grievances",
@@ -242,5 +250,6 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             run=list_,
             label=lambda a: f"Listing {a.user_name}'s grievances",
             player_argument="user_name",
+            service=SERVICE,
         ),
     ]

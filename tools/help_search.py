@@ -74,4 +74,5 @@ def make_tool(backend: HelpSearchBackend) -> Tool:
         args_model=SearchArgs,
         run=run,
         label=lambda a: "Searching the help centre",
+        service="the help-centre search",
     )

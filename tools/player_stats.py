@@ -97,4 +97,5 @@ def make_tool(backend: PlayerStatsBackend) -> Tool:
         run=run,
         label=lambda a: f"Looking up {a.user_name}'s games",
         player_argument="user_name",
+        service="the player statistics",
     )

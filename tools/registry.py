@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from tools import grievances, help_search, player_stats
 from tools.backends import Backends
 from tools.base import Tool, ToolResult
+from tools.lanes import Lanes
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,14 @@ class Dispatch:
 
 
 class ToolRegistry:
-    def __init__(self, tools: Iterable[Tool], timeout: float = 10.0, workers: int = 8):
+    def __init__(self, tools: Iterable[Tool], timeout: float = 10.0, workers: int = 4):
         self.tools = {tool.name: tool for tool in tools}
         self.timeout = timeout
         # Built once: pydantic's schema generation was ~10 % of a turn's CPU when done per turn.
         self._schemas = [tool.schema() for tool in self.tools.values()]
-        # Shared, long-lived pool: a timed-out tool keeps its thread, never the turn.
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool")
+        # Long-lived threads, `workers` per backend: a timed-out tool keeps its thread, never
+        # the turn, and a hung backend holds only its own lane's threads.
+        self._lanes = Lanes(timeout, workers)
 
     def schemas(self) -> list[dict[str, Any]]:
         return self._schemas
@@ -84,7 +86,13 @@ class ToolRegistry:
     def start(self, tool: Tool, args: Any) -> tuple[str, Future[Dispatch]]:
         """Start a validated call (from `prepare`) in the pool."""
         # Copy the context so the tool sees the calling session's CURRENT_AGENT.
-        future = self._pool.submit(contextvars.copy_context().run, self._run, tool, args)
+        context = contextvars.copy_context()
+        future = self._lanes[tool.service].submit(
+            lambda: context.run(self._run, tool, args),
+            refuse=lambda sentence: _error(
+                tool.name, args.model_dump(mode="json"), sentence, "not_answering"
+            ),
+        )
         return tool.label(args), future
 
     def run(self, name: str, raw_arguments: str | None) -> Dispatch:
@@ -94,13 +102,13 @@ class ToolRegistry:
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
-            parsed = _loads_or_raw(raw_arguments)
+            # The call goes on in its thread: say what is true, as the tool words it.
+            tool = self.tools.get(name)
+            sentence = (tool and tool.timeout_sentence) or (
+                f"{name} did not answer within {self.timeout:g} seconds."
+            )
             return _error(
-                name,
-                parsed,
-                f"{name} took longer than {self.timeout:g} seconds and was stopped.",
-                "timeout",
-                ms=self.timeout * 1000,
+                name, _loads_or_raw(raw_arguments), sentence, "timeout", ms=self.timeout * 1000
             )
 
     @staticmethod

@@ -4,7 +4,9 @@ It keeps issues in memory and answers the endpoints VoiceDesk uses: serverInfo, 
 issue create/read and the Cloud search (`GET /rest/api/2/search/jql`). JQL is parsed the way
 Jira lexes it (quoted strings with backslash escapes; a raw newline or an unknown escape is a
 400), so a value that was not escaped properly breaks the query here as it would there.
-Faults are injected per endpoint: `fail("POST", "/rest/api/2/issue", 503, times=1)`.
+Faults are injected per endpoint: `fail("POST", "/rest/api/2/issue", 503, times=1)`, with
+headers (`Retry-After`), after doing the work (`after=True`), or by dropping the connection
+instead of answering (`drop=True`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,6 +48,7 @@ class _Fault:
     headers: dict[str, str]
     delay: float
     after: bool  # carry the request out first, then answer with the fault (a lost reply)
+    drop: bool  # close the connection instead of answering
 
 
 @dataclass
@@ -97,15 +101,18 @@ class JiraDouble:
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
         after: bool = False,
+        drop: bool = False,
     ) -> None:
         """The next `times` requests matching method and path (a regex) get `status`.
 
         With `after=True` the request is carried out first and only its reply is replaced:
         the server did the work but the client never heard (a timeout or a 504 in real life).
+        With `drop=True` the connection is closed without a reply; with `after=True` and
+        `status=0` the real answer is sent, after `delay` (a slow Jira).
         """
         with self._lock:
             self._faults.append(
-                _Fault(method, re.compile(path), status, times, headers or {}, delay, after)
+                _Fault(method, re.compile(path), status, times, headers or {}, delay, after, drop)
             )
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[dict]:
@@ -155,7 +162,11 @@ class JiraDouble:
             time.sleep(fault.delay)
             if fault.after:
                 with self._lock:
-                    self._route(request, entry["json"])
+                    done = self._route(request, entry["json"])
+                if fault.status == 0 and not fault.drop:
+                    return done  # only slow: the real answer, late
+            if fault.drop:  # the client reads an empty, closed connection
+                request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
             return _json({"errorMessages": [f"Injected {fault.status}"], "errors": {}},
                          fault.status, fault.headers)  # fmt: skip
         if not self._authorised(request.headers.get("Authorization", "")):

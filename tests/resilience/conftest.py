@@ -10,6 +10,7 @@ from assistant.service import build_engine, build_tools
 from tests.cloud.conftest import need, postgres_odbc, sqlite_odbc  # noqa: F401 (fixtures)
 from tests.doubles.chat_double import ChatDouble
 from tests.doubles.search_double import SearchDouble
+from tests.page.conftest import cloud_env, make_app, page_env  # noqa: F401 (fixtures)
 from tests.support import make_settings
 
 # The help-centre index the cloud search double serves (a small slice of the manuals' topics).

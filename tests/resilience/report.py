@@ -14,6 +14,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_model_faults": "Model faults",
     "test_backend_faults": "SQL, search and Jira faults",
     "test_nothing_lost": "Nothing lost",
+    "test_exactly_once": "Nothing twice",
     "test_abuse": "Abuse",
     "test_secrets": "Secrets",
     "test_load": "Load",

@@ -15,7 +15,6 @@ import pytest
 from assistant.binding import Grants
 from assistant.errors import TurnError
 from assistant.history import Conversation
-from tests.page.conftest import cloud_env, make_app, page_env  # noqa: F401 (fixtures)
 from tests.page.helpers import button
 from tests.resilience.support import assert_one_sentence, cli_env, run_cli
 

@@ -42,6 +42,10 @@ SUMMARY_WORDS = {
     "usage_history": "Usage history",
     "other": "Other",
 }
+# Inside {noformat} only a noformat tag means anything to Jira, and it has no escape: the brace
+# of anything that could be read as one (any case, spaced, with parameters) becomes a fullwidth
+# brace. Nothing is removed, so no nesting ({no{noformat}format}) can rebuild a tag.
+_NOFORMAT_TAG = re.compile(r"\{(?=\s*noformat)", re.IGNORECASE)
 # JQL string escapes (Atlassian's JQL grammar): backslash, both quotes, and control characters.
 _JQL_ESCAPES = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -150,7 +154,7 @@ class JiraGrievances:
             ticket = self._deliver(entry)
         except _Failure as exc:
             self.outbox.release(entry.ref, str(exc))
-            return _queued(entry)
+            return _queued(entry, self.outbox.in_memory)
         self._kick_flush()
         return ticket
 
@@ -181,7 +185,7 @@ class JiraGrievances:
                 key = next(r["key"] for r in issues if "vd-" + entry.marker in _labels(r))
                 self.outbox.delivered(entry.ref, key)
             else:
-                queued.append(_queued(entry))
+                queued.append(_queued(entry, self.outbox.in_memory))
         self._kick_flush()
         return queued[::-1] + [_ticket(raw) for raw in issues]
 
@@ -256,7 +260,7 @@ class JiraGrievances:
         summary = f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}: "
         summary += first_line if len(first_line) <= 120 else first_line[:117] + "..."
         # The customer's words in a noformat block, so Jira renders none of their markup.
-        words = p["description"].replace("{noformat}", "")
+        words = _NOFORMAT_TAG.sub("\uff5b", p["description"])
         description = (
             f"{{noformat}}\n{words}\n{{noformat}}\n\n"
             f"Player: {p['user_name']}\nCategory: {p['category']}\n"
@@ -280,7 +284,7 @@ class JiraGrievances:
     def _ticket_for_entry(self, entry: Entry, strict: bool = False) -> Ticket:
         """What a local reference stands for now: its Jira ticket once delivered."""
         if entry.pending or not entry.remote_key:
-            return _queued(entry)
+            return _queued(entry, self.outbox.in_memory)
         try:
             raw = self._call(lambda jira: _issue_or_none(jira, entry.remote_key))
         except ToolUnavailable:
@@ -346,6 +350,7 @@ class JiraGrievances:
         )
         client._session.max_retries = self.max_retries
         client._session.max_retry_delay = self.max_retry_delay
+        _retry_reads_only(client._session)
         return client
 
     def _call(self, action: Callable[[Any], Any]) -> Any:
@@ -409,6 +414,30 @@ class JiraGrievances:
         return _Failure(f"Jira answered with an unexpected error ({status}).")
 
 
+def _retry_reads_only(session: Any) -> None:
+    """Let the client retry reads (429, 503, a dropped connection), never a write.
+
+    Its ResilientSession resends a create on its own, beneath the outbox's marker check: a 503
+    or a dropped connection after Jira made the issue gave two issues. A write is sent once;
+    the outbox sends it again only after searching for its marker. The hook is the session's
+    private retry test (jira 3.10); should it ever be renamed, no request is retried at all.
+    """
+    decide = getattr(session, "_ResilientSession__recoverable", None)
+    if decide is None:
+        session.max_retries = 0
+        return
+
+    def recoverable(response: Any, url: Any, request_method: str, counter: int = 1) -> bool:
+        return request_method.upper() in _SAFE_METHODS and decide(
+            response, url, request_method, counter
+        )
+
+    session._ResilientSession__recoverable = recoverable
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 # -- reading Jira's answers --------------------------------------------------------------------
 
 
@@ -467,8 +496,9 @@ def _label_value(labels: list[str], prefix: str) -> str | None:
     return next((label[len(prefix) :] for label in labels if label.startswith(prefix)), None)
 
 
-def _queued(entry: Entry) -> Ticket:
-    return _local_ticket(entry, entry.ref, "Queued", queued=True)
+def _queued(entry: Entry, in_memory: bool = False) -> Ticket:
+    status = "Queued in memory only" if in_memory else "Queued"  # the outbox cannot be written
+    return _local_ticket(entry, entry.ref, status, queued=True)
 
 
 def _fresh(entry: Entry, key: str) -> Ticket:

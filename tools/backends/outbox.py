@@ -8,15 +8,21 @@ even though Jira has no idempotency key.
 
 Entries are claimed before sending (a lease with the owner's host and pid), so two threads or
 processes never send the same entry at once, and a claim held by a dead process is void at once.
+
+A damaged file is moved aside (kept) and what can be read is carried into a new one; a row that
+is not a readable grievance is copied to a side file and leaves the table; an outbox that cannot
+be written is kept in memory, and each is said in one logged sentence (`notice`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tools.backends.outbox_repair import keep_rows, readable_rows, set_aside
+
+log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite3"
 DEDUP_WINDOW_S = 600.0  # the same grievance said twice within 10 minutes is one ticket
@@ -91,19 +101,112 @@ class Outbox:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.notice: str | None = None  # the last thing an operator should know, one sentence
         self._ready = False
+        self._ready_lock = threading.Lock()
+        self._memory: str | None = None  # the in-memory database used when the file cannot be
+        self._keeper: sqlite3.Connection | None = None  # written; this keeps it alive
+
+    @property
+    def in_memory(self) -> bool:
+        return self._memory is not None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._memory is not None:
+            conn = sqlite3.connect(self._memory, uri=True, timeout=10, isolation_level=None)
+        else:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _prepare(self) -> None:
+        """On first use: create the schema, or repair a damaged file, or fall back to memory."""
+        with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._create_schema()
+            except sqlite3.OperationalError as exc:
+                if _busy(exc):
+                    raise
+                self._use_memory(str(exc))
+            except OSError as exc:
+                self._use_memory(exc.strerror or type(exc).__name__)
+            except sqlite3.DatabaseError:  # not a database, or malformed
+                self._recover()
+            self._ready = True
+
+    def _create_schema(self) -> None:
+        conn = self._connect()
+        try:
+            conn.executescript(_SCHEMA)
+            if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("the outbox failed its integrity check")
+        finally:
+            conn.close()
+
+    def _recover(self) -> None:
+        aside = set_aside(self.path)
+        rows = readable_rows(aside)
+        self._create_schema()
+        conn = self._connect()
+        try:
+            for row in rows:
+                values = {**row, "attempts": row.get("attempts") or 0, "claimed_by": None}
+                conn.execute(_RECOVER_SQL, [values.get(c) for c in _COLUMNS])
+            recovered = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        finally:
+            conn.close()
+        self._say(
+            f"The grievance outbox was damaged, so it is kept as {aside.name} and the "
+            f"{recovered} entr{'y' if recovered == 1 else 'ies'} that could be read "
+            "went into a new one."
+        )
+
+    def _use_memory(self, reason: str) -> None:
+        self._memory = f"file:voicedesk-outbox-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self._keeper = self._connect()
+        self._keeper.executescript(_SCHEMA)
+        self._say(
+            f"The grievance outbox at {self.path} cannot be written ({reason}), so queued "
+            "grievances are kept in memory only, until the ticket system takes them."
+        )
+
+    def _say(self, sentence: str) -> None:
+        self.notice = sentence
+        log.warning(sentence)
+
+    def _set_rows_aside(self, rows: list[sqlite3.Row]) -> None:
+        """Rows that are not readable grievances: copied to a side file, then out of the table."""
+        side = self.path.with_name(self.path.name + ".damaged-rows.jsonl")
+        keep_rows(side, [dict(row) for row in rows])
+        with self._db(write=True) as db:
+            db.executemany("DELETE FROM outbox WHERE rowid = ?", [(r["rowid"],) for r in rows])
+        self._say(
+            f"{len(rows)} outbox entr{'y was' if len(rows) == 1 else 'ies were'} damaged, so "
+            f"{'it is' if len(rows) == 1 else 'they are'} kept in {side.name} and the rest "
+            "go on."
+        )
+
+    def _entries(self, rows: list[sqlite3.Row]) -> list[Entry]:
+        entries, damaged = [], []
+        for row in rows:
+            try:
+                entries.append(_entry(row))
+            except (ValueError, TypeError, KeyError):
+                damaged.append(row)
+        if damaged:
+            self._set_rows_aside(damaged)
+        return entries
 
     @contextmanager
     def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
         if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self._prepare()
+        conn = self._connect()
         try:
-            conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA synchronous=FULL")  # committed means on disk
-            if not self._ready:
-                conn.executescript(_SCHEMA)
-                self._ready = True
             if write:
                 conn.execute("BEGIN IMMEDIATE")  # one writer: check-then-insert is atomic
                 try:
@@ -127,8 +230,20 @@ class Outbox:
         """Store a new entry claimed by this process, or return the same grievance's entry.
 
         Returns (entry, is_new). An entry with the same fingerprint created within `window_s`
-        is the same grievance said twice: it is returned, and nothing new is stored.
+        is the same grievance said twice: it is returned, and nothing new is stored. When the
+        file cannot be written (read-only, disk full), the entry is kept in memory instead.
         """
+        try:
+            return self._add(payload, fingerprint, lease_s, window_s)
+        except sqlite3.OperationalError as exc:
+            if _busy(exc) or self.in_memory:
+                raise
+            self._use_memory(str(exc))
+            return self._add(payload, fingerprint, lease_s, window_s)
+
+    def _add(
+        self, payload: dict[str, Any], fingerprint: str, lease_s: float, window_s: float
+    ) -> tuple[Entry, bool]:
         now = time.time()
         with self._db(write=True) as db:
             row = db.execute(
@@ -136,7 +251,7 @@ class Outbox:
                 "ORDER BY created_at DESC LIMIT 1",
                 (fingerprint, now - window_s),
             ).fetchone()
-            if row is not None:
+            if row is not None and _readable(row):
                 return _entry(row), False
             db.execute(
                 "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?",
@@ -160,7 +275,7 @@ class Outbox:
         now = time.time()
         with self._db(write=True) as db:
             row = db.execute("SELECT * FROM outbox WHERE ref = ?", (ref,)).fetchone()
-            if row is None or row["state"] != "pending":
+            if row is None or row["state"] != "pending" or not _readable(row):
                 return None
             holder, until = row["claimed_by"], row["claimed_until"]
             if holder and until and until > now and _owner_alive(holder):
@@ -198,33 +313,67 @@ class Outbox:
 
     def get(self, ref: str) -> Entry | None:
         with self._db() as db:
-            row = db.execute("SELECT * FROM outbox WHERE ref = ?", (ref.upper(),)).fetchone()
-        return _entry(row) if row else None
+            row = db.execute("SELECT rowid, * FROM outbox WHERE ref = ?", (ref.upper(),)).fetchone()
+        entries = self._entries([row]) if row else []
+        return entries[0] if entries else None
 
     def pending(self, limit: int | None = None) -> list[Entry]:
-        """Entries still to deliver, oldest first."""
-        sql = "SELECT * FROM outbox WHERE state = 'pending' ORDER BY created_at"
+        """Entries still to deliver, oldest first (damaged ones are set aside, see above)."""
+        sql = "SELECT rowid, * FROM outbox WHERE state = 'pending' ORDER BY created_at"
         with self._db() as db:
             if limit is None:
                 rows = db.execute(sql).fetchall()
             else:
                 rows = db.execute(sql + " LIMIT ?", (limit,)).fetchall()
-        return [_entry(r) for r in rows]
+        return self._entries(rows)
 
     def pending_count(self) -> int:
-        if not self.path.exists():
+        if not self.in_memory and not self.path.exists():
             return 0
         with self._db() as db:
             return db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
 
 
+_COLUMNS = (
+    "ref", "marker", "fingerprint", "payload", "created_at", "state", "remote_key", "attempts",
+    "sent_at", "last_error", "claimed_by", "claimed_until", "delivered_at",
+)  # fmt: skip
+# Rows carried out of a damaged file; one that breaks a constraint stays only in the kept file.
+_RECOVER_SQL = (
+    f"INSERT OR IGNORE INTO outbox ({', '.join(_COLUMNS)}) "  # noqa: S608 (constant names)
+    f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+_PAYLOAD_TEXT = ("category", "description", "user_name", "created")
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the file: wait or fail, but it is not unwritable."""
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _readable(row: sqlite3.Row) -> bool:
+    try:
+        _entry(row)
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
 def _entry(row: sqlite3.Row) -> Entry:
+    """An entry from its row; ValueError, TypeError or KeyError when it is not a grievance."""
+    payload = json.loads(row["payload"])
+    if not isinstance(payload, dict) or not all(
+        isinstance(payload.get(k), str) for k in _PAYLOAD_TEXT
+    ):
+        raise ValueError("the payload is not a grievance")
+    if not all(isinstance(row[k], str) for k in ("ref", "marker", "fingerprint")):
+        raise ValueError("the entry's keys are not text")
     return Entry(
         ref=row["ref"],
         marker=row["marker"],
         fingerprint=row["fingerprint"],
-        payload=json.loads(row["payload"]),
-        created_at=row["created_at"],
+        payload=payload,
+        created_at=float(row["created_at"]),
         state=row["state"],
         remote_key=row["remote_key"],
         attempts=row["attempts"],
