@@ -120,7 +120,9 @@ def test_each_check_is_time_bound(clean_env, tmp_path):
 def test_grievances_waiting_in_the_outbox_are_noted(clean_env, tmp_path):
     outbox = Outbox(tmp_path / OUTBOX_FILE)
     for words in ("one thing", "another thing"):
-        outbox.add({"user_name": "sam"}, fingerprint("sam", words), lease_s=0)
+        grievance = {"category": "other", "description": words, "user_name": "sam",
+                     "created": "2026-12-01T10:00:00+00:00"}  # fmt: skip
+        outbox.add(grievance, fingerprint("sam", words), lease_s=0)
     rows = check_backends(make_settings(tmp_path))
     assert rows[2].ok and rows[2].note == (
         "2 grievances are queued for Jira but JIRA_SERVER is not set; set it and run "
