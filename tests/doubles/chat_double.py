@@ -202,6 +202,33 @@ class ChatDouble:
             "chat", lambda r: self._serve_json(r, body, status, None, response_errors)
         )
 
+    def reply_unchecked(
+        self, message: dict[str, Any], *, splice: dict[str, str] | None = None
+    ) -> ChatDouble:
+        """A completion carrying `message` exactly as given, served WITHOUT the response schema
+        check: the broken or hostile replies a model, a proxy or a "compatible" server may send,
+        to test the client's own defences. Every other step keeps the check. `splice` replaces
+        each JSON string "<key>" of the body with raw text (e.g. nesting deeper than Python's
+        json module can write); the whole body is built once, when scripted."""
+        body = json.dumps(
+            {
+                "id": f"chatcmpl-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": "gpt-4o-audio-preview",
+                "choices": [
+                    {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
+        for key, raw in (splice or {}).items():
+            body = body.replace(json.dumps(key), raw)
+        return self._push(
+            "chat",
+            lambda r: self._answer(r, Response(body, 200, mimetype="application/json")),
+        )
+
     def fail(
         self,
         status: int,

@@ -15,6 +15,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_backend_faults": "SQL, search and Jira faults",
     "test_nothing_lost": "Nothing lost",
     "test_abuse": "Abuse",
+    "test_hostile_replies": "Hostile model replies",
     "test_secrets": "Secrets",
     "test_load": "Load",
 }
