@@ -9,7 +9,8 @@ rules (tests/contracts) is answered 400 with OpenAI's error shape and listed in 
 as is anything else the real service would refuse (no key, no api-version on Azure, unknown
 path) or would never answer (audio nobody asked for, a call to a tool nobody offered), and
 anything the double cannot honour (nothing scripted). Every body it serves is checked against
-the response schema first. `stream=True` is served as server-sent events.
+the response schema first, except a `reply_unchecked` step (for hostile-reply tests).
+`stream=True` is served as server-sent events.
 
 Replies come from a queue, one per request, in order (`reply_tool_calls`, `reply_audio`, ...).
 When the queue is empty, `policy="scripted"` answers 500 and records a violation, and
