@@ -112,14 +112,16 @@ def _field(value: Any, name: str) -> Any:
 
 
 def _kind(value: Any) -> str:
-    return type(value).__name__
+    """The type of a value with its article ("a list", "an int"): logged, never the value."""
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def _text(value: Any, what: str, notes: _Notes) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        notes.dropped.append(f"{what} was a {_kind(value)}")
+        notes.dropped.append(f"{what} was {_kind(value)}")
         return None
     if len(value) > MAX_TEXT_CHARS:
         notes.cut.append(f"{what} cut from {len(value):,} characters")
@@ -132,8 +134,8 @@ def _audio(value: Any, notes: _Notes) -> Audio | None:
         return None
     data = _field(value, "data")
     if not isinstance(data, str) or not data or len(data) > MAX_AUDIO_CHARS:
-        size = f"{len(data):,} characters" if isinstance(data, str) else f"a {_kind(data)}"
-        notes.dropped.append(f"audio (a {_kind(value)}) with data of {size}")
+        size = f"{len(data):,} characters" if isinstance(data, str) else _kind(data)
+        notes.dropped.append(f"audio ({_kind(value)}) with data of {size}")
         return None
     transcript = _text(_field(value, "transcript"), "audio transcript", notes)
     audio_id, expires_at = _field(value, "id"), _field(value, "expires_at")
@@ -149,19 +151,19 @@ def _calls(value: Any, notes: _Notes) -> list[ToolRequest]:
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        notes.dropped.append(f"tool_calls was a {_kind(value)}")
+        notes.dropped.append(f"tool_calls was {_kind(value)}")
         return []
     calls: list[ToolRequest] = []
     ids: set[str] = set()
     dropped: dict[str, int] = {}
     for index, entry in enumerate(value):
         if len(calls) == MAX_CALLS:
-            dropped["over the limit"] = len(value) - index
+            dropped[f"over the limit of {MAX_CALLS}"] = len(value) - index
             break
         function = None if isinstance(entry, str) else _field(entry, "function")
         name = None if isinstance(function, str) else _field(function, "name")
         if not isinstance(name, str) or not name:
-            why = f"no name (a {_kind(entry)} with a {_kind(function)} function)"
+            why = f"with no name ({_kind(entry)}, function {_kind(function)})"
             dropped[why] = dropped.get(why, 0) + 1
             continue
         call_id = _field(entry, "id")

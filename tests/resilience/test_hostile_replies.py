@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from assistant.errors import TurnError
-from assistant.history import Conversation
+from assistant.history import SPOKEN_PLACEHOLDER, Conversation
+from tests.audio_factory import pcm16, speech_like, wav
 from tests.doubles.chat_double import ChatDouble
 from tests.doubles.speech import tone_wav
 from tests.resilience.support import assert_one_sentence, cli_env, run_cli
@@ -53,7 +54,13 @@ def audio_message(audio: Any, content: Any = None) -> dict[str, Any]:
 
 
 def good_audio(**changes: Any) -> dict[str, Any]:
-    return {"id": "audio_h1", "data": WAV, "transcript": "Here you are.", "expires_at": 1, **changes}
+    return {
+        "id": "audio_h1",
+        "data": WAV,
+        "transcript": "Here you are.",
+        "expires_at": 1,
+        **changes,
+    }
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,20 @@ def test_engine_answers_each_hostile_reply_in_one_sentence_at_bounded_cost(
     reply = engine.ask(conversation, text="And my deposits?")
     assert reply.transcript, "the next question is answered"
     assert max(request_bytes(auto_double, turn_requests)) < REQUEST_BYTES
+    assert history_chars(conversation) < HISTORY_CHARS
+
+
+def test_a_5_mb_transcript_of_the_question_is_neither_kept_nor_sent_back(auto_double, engine_for):
+    engine = engine_for(auto_double, voicedesk_transcribe_model="gpt-4o-mini-transcribe")
+    auto_double.transcribe_as("word " * (FIVE_MB // 5))
+    conversation = Conversation(customer="maria")
+
+    reply = engine.ask(conversation, audio=wav(pcm16(speech_like(1.5, seed=3))))
+    assert reply.transcript, "the question is answered from its audio"
+    assert conversation.exchanges[0].user_text == SPOKEN_PLACEHOLDER
+    reply = engine.ask(conversation, text="And my deposits?")
+    assert reply.transcript
+    assert max(request_bytes(auto_double, 1)) < REQUEST_BYTES
     assert history_chars(conversation) < HISTORY_CHARS
 
 
