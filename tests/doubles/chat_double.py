@@ -204,25 +204,24 @@ class ChatDouble:
         )
 
     def reply_unchecked(
-        self, message: dict[str, Any], *, splice: dict[str, str] | None = None
+        self, message: Any, *, splice: dict[str, str] | None = None, **fields: Any
     ) -> ChatDouble:
         """A completion carrying `message` exactly as given, served WITHOUT the response schema
         check: the broken or hostile replies a model, a proxy or a "compatible" server may send,
-        to test the client's own defences. Every other step keeps the check. `splice` replaces
-        each JSON string "<key>" of the body with raw text (e.g. nesting deeper than Python's
-        json module can write); the whole body is built once, when scripted."""
-        body = json.dumps(
-            {
-                "id": f"chatcmpl-{next(self._ids)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": "gpt-4o-audio-preview",
-                "choices": [
-                    {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
-                ],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }
-        )
+        to test the client's own defences. Every other step keeps the check. `fields` replace
+        top-level fields of the completion (`usage`, `choices`). `splice` replaces each JSON
+        string "<key>" of the body with raw text (e.g. nesting deeper than Python's json module
+        can write). The body is built once, when scripted."""
+        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+        completion = {
+            "id": f"chatcmpl-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": "gpt-4o-audio-preview",
+            "choices": [choice],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+        body = json.dumps({**completion, **fields})
         for key, raw in (splice or {}).items():
             body = body.replace(json.dumps(key), raw)
         return self._push(

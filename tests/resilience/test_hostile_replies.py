@@ -70,9 +70,10 @@ class Kind:
     outcome: str  # "sentence": the turn ends in one sentence; "tools": a tool round, then an
     #               answer; "answer": answered at once
     splice: dict[str, str] | None = None
+    fields: dict[str, Any] | None = None  # top-level fields of the completion
 
     def arrange(self, double: ChatDouble) -> None:
-        double.reply_unchecked(self.message, splice=self.splice)
+        double.reply_unchecked(self.message, splice=self.splice, **(self.fields or {}))
 
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -137,6 +138,14 @@ KINDS = [
          audio_message(good_audio(id=["a"], expires_at="tomorrow")), "answer"),
     Kind("audio that is a string", audio_message("UklGRg=="), "sentence"),
     Kind("audio that is a list", audio_message([WAV]), "sentence"),
+    # the completion around the message
+    Kind("usage counts that are not numbers", audio_message(good_audio()), "answer",
+         fields={"usage": {"prompt_tokens": "many", "completion_tokens": None,
+                           "prompt_tokens_details": {"audio_tokens": [1]}}}),
+    Kind("choices holding null", {}, "sentence", fields={"choices": [None]}),
+    Kind("choices that are an object", {}, "sentence",
+         fields={"choices": {"0": {"index": 0, "message": audio_message(good_audio())}}}),
+    Kind("a message that is a string", "Hi.", "sentence"),
 ]  # fmt: skip
 
 
