@@ -79,9 +79,9 @@ class Kind:
 DEEP = "[" * 100_000 + "]" * 100_000
 KINDS = [
     # arguments
-    Kind("arguments nested 100,000 deep", calls_message([call("search_help_center", DEEP)]),
+    Kind("arguments nested 100k deep", calls_message([call("search_help_center", DEEP)]),
          "tools"),
-    Kind("arguments nested 3,000 deep in an object",
+    Kind("arguments nested 3k deep in an object",
          calls_message([call("search_help_center", '{"query": ' + DEEP[99_000:101_000] + "}")]),
          "tools"),
     Kind("arguments of 5 MB",
@@ -113,7 +113,7 @@ KINDS = [
     # tool_calls itself
     Kind("tool calls holding nulls", calls_message([None, None]), "sentence"),
     Kind("tool calls holding strings", calls_message(["get_player_summary", "{}"]), "sentence"),
-    Kind("tool calls holding nulls, strings and one good call",
+    Kind("tool calls mixing nulls and strings with one good call",
          calls_message([None, "x", 3, call()]), "tools"),
     Kind("tool calls that are a string", calls_message("get_player_summary"), "sentence"),
     Kind("tool calls that are an object", calls_message(call()), "sentence"),
@@ -125,7 +125,7 @@ KINDS = [
     Kind("content that is an object", text_message({"text": "Hi."}), "sentence"),
     Kind("content of 5 MB", text_message("word " * (FIVE_MB // 5)), "answer"),
     Kind("content that is a list beside a tool call", calls_message([call()], [1, 2]), "tools"),
-    Kind("content nested 100,000 deep", text_message("@deep"), "sentence",
+    Kind("content nested 100k deep", text_message("@deep"), "sentence",
          splice={"@deep": DEEP}),
     # audio
     Kind("a spoken answer with a 5 MB transcript",
