@@ -28,7 +28,7 @@ MAX_AUDIO_CHARS = 64_000_000  # base64: about 16 minutes of 24 kHz speech
 @dataclass(frozen=True)
 class Function:
     name: str
-    arguments: str  # as the model sent it (the registry bounds what it reads)
+    arguments: str  # as sent, cut one character past MAX_ARGUMENT_CHARS (the registry refuses it)
 
 
 @dataclass(frozen=True)
