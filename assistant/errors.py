@@ -80,7 +80,7 @@ def from_openai(exc: Exception, provider: str, model: str) -> TurnError:
         return TurnError(
             f"{where} had a problem on its side; try again in a moment.", code="server_error"
         )
-    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+    if isinstance(exc, openai.APIResponseValidationError | ValueError | RecursionError):
         return TurnError(
             f"{where} sent an answer VoiceDesk could not read; try again.", code="bad_response"
         )

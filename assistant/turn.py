@@ -20,6 +20,7 @@ from assistant.client import ModelClient
 from assistant.config import ConfigError, Settings
 from assistant.errors import TurnError, from_openai
 from assistant.history import Conversation
+from assistant.model_reply import MAX_TEXT_CHARS, ModelMessage, read_message
 from assistant.models import Action, Event, Reply, Stage, ToolCall, Usage
 from assistant.pricing import cost_usd
 from tools.base import CURRENT_AGENT, ToolResult
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 MAX_TOOL_ROUNDS = 3  # then one last call with tool_choice="none": at most 4 model calls a turn
 MAX_CALLS_PER_ROUND = 6  # a model asking for more is told no, per extra call
 MAX_TYPED_CHARS = 2000
+MAX_HEARD_CHARS = 10_000  # a transcript longer than 10 minutes of speech is not believed
 TRANSCRIPT_WAIT_S = 10.0
 
 EventSink = Callable[[Event], None]
@@ -206,8 +208,12 @@ class TurnEngine:
             except openai.OpenAIError as exc:
                 log.warning("transcription failed: %s", type(exc).__name__)
                 return None
-            text = getattr(result, "text", None) or (result if isinstance(result, str) else None)
-            return text.strip() if text else None
+            text = result if isinstance(result, str) else getattr(result, "text", None)
+            if not isinstance(text, str) or len(text) > MAX_HEARD_CHARS:
+                # Not a transcript of one question: kept nowhere, so never sent back either.
+                log.warning("transcript not used: %s", _size(text))
+                return None
+            return text.strip() or None
 
         return self._background.submit(transcribe)
 
@@ -229,7 +235,7 @@ class TurnEngine:
         messages: list[dict[str, Any]],
         voice: str,
         heard: Callable[[], str | None],
-    ) -> Any:
+    ) -> ModelMessage:
         tools = self.registry.schemas()
         question = len(messages) - 1
         for round_no in range(MAX_TOOL_ROUNDS + 1):
@@ -246,7 +252,7 @@ class TurnEngine:
                 message = self._call_model(
                     state, messages, voice, tools, "none" if last else "auto"
                 )
-            calls = list(message.tool_calls or [])
+            calls = message.tool_calls
             if not calls:
                 return message
             if last:  # the model asked for tools after being told not to: answer without them
@@ -254,23 +260,7 @@ class TurnEngine:
                     "The assistant could not settle on an answer; please ask again.",
                     code="tool_loop",
                 )
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": message.content,
-                    "tool_calls": [
-                        {
-                            "id": c.id,
-                            "type": "function",
-                            "function": {
-                                "name": c.function.name,
-                                "arguments": c.function.arguments,
-                            },
-                        }
-                        for c in calls
-                    ],
-                }
-            )
+            messages.append(message.echo())
             for call, dispatch in zip(calls, self._run_tools(state, calls, round_no), strict=True):
                 messages.append(
                     {"role": "tool", "tool_call_id": call.id, "content": dispatch.result.to_json()}
@@ -284,7 +274,7 @@ class TurnEngine:
         voice: str,
         tools: list[dict[str, Any]],
         tool_choice: str,
-    ) -> Any:
+    ) -> ModelMessage:
         try:
             response = self.client.api.chat.completions.create(
                 model=self.client.model,
@@ -297,24 +287,28 @@ class TurnEngine:
         except openai.OpenAIError as exc:
             log.warning("model call failed: %s", type(exc).__name__, exc_info=True)
             raise from_openai(exc, self.client.provider, self.client.model) from None
+        except (ValueError, RecursionError) as exc:  # a body the SDK could not parse (nesting)
+            log.warning("model reply could not be parsed: %s", type(exc).__name__)
+            raise from_openai(exc, self.client.provider, self.client.model) from None
         choices = getattr(response, "choices", None)
-        if not choices or getattr(choices[0], "message", None) is None:
+        first = choices[0] if isinstance(choices, list) and choices else None
+        if getattr(first, "message", None) is None:
             log.warning("model reply had no choices: %r", type(response).__name__)
             raise from_openai(ValueError("no choices"), self.client.provider, self.client.model)
         self._add_usage(state.usage, getattr(response, "usage", None))
-        return choices[0].message
+        return read_message(first.message)  # plain and bounded from here on
 
     @staticmethod
     def _add_usage(total: Usage, usage: Any) -> None:
         total.model_calls += 1
         if usage is None:
             return
-        total.prompt_tokens += usage.prompt_tokens or 0
-        total.completion_tokens += usage.completion_tokens or 0
+        total.prompt_tokens += _count(usage, "prompt_tokens")
+        total.completion_tokens += _count(usage, "completion_tokens")
         prompt_details = getattr(usage, "prompt_tokens_details", None)
         completion_details = getattr(usage, "completion_tokens_details", None)
-        total.audio_prompt_tokens += getattr(prompt_details, "audio_tokens", 0) or 0
-        total.audio_completion_tokens += getattr(completion_details, "audio_tokens", 0) or 0
+        total.audio_prompt_tokens += _count(prompt_details, "audio_tokens")
+        total.audio_completion_tokens += _count(completion_details, "audio_tokens")
 
     # -- tools -------------------------------------------------------------------------------------
 
@@ -385,25 +379,38 @@ class TurnEngine:
     # -- the answer ------------------------------------------------------------------------------
 
     def _reply(
-        self, state: _TurnState, message: Any, input_transcript: str | None, customer: str | None
+        self,
+        state: _TurnState,
+        message: ModelMessage,
+        input_transcript: str | None,
+        customer: str | None,
     ) -> Reply:
-        audio = getattr(message, "audio", None)
+        audio = message.audio
         extra: dict[str, Any] = {}
-        if audio is not None and getattr(audio, "data", None):
+        if audio is not None:
             try:
                 wav = base64.b64decode(audio.data, validate=True)
             except ValueError:
                 raise TurnError(
                     "The spoken answer arrived damaged; please try again.", code="bad_audio"
                 ) from None
-            transcript, audio_id, expires_at = audio.transcript or "", audio.id, audio.expires_at
+            transcript, audio_id, expires_at = audio.transcript, audio.id, audio.expires_at
         elif message.content:
             # A reply in text only still answers the question; say that there is no speech.
             wav, transcript, audio_id, expires_at = b"", message.content, None, None
             extra["warning"] = "The model answered in text only, without speech."
+        elif message.unreadable:
+            raise TurnError(
+                "The model sent an answer that could not be read; please try again.",
+                code="unreadable_answer",
+            )
         else:
             raise TurnError(
                 "The model sent an empty answer; please try again.", code="empty_answer"
+            )
+        if message.cut:
+            extra["warning"] = (
+                f"The model's answer was cut to its first {MAX_TEXT_CHARS:,} characters."
             )
         state.usage.cost_usd = cost_usd(
             state.usage, self.client.price_model, self.settings.voicedesk_prices
@@ -423,3 +430,13 @@ class TurnEngine:
             extra=extra,
             actions=state.binding.actions,
         )
+
+
+def _count(holder: Any, name: str) -> int:
+    """A token count from the reply's usage, or 0 when it is missing or not a count."""
+    value = getattr(holder, name, None)
+    return value if type(value) is int and value >= 0 else 0
+
+
+def _size(text: Any) -> str:
+    return f"{len(text):,} characters" if isinstance(text, str) else f"a {type(text).__name__}"

@@ -21,6 +21,12 @@ from tools.lanes import Lanes
 
 log = logging.getLogger(__name__)
 
+# What a model's call may bring in: every tool takes a flat object of a few short fields.
+MAX_ARGUMENT_CHARS = 8_000
+MAX_ARGUMENT_DEPTH = 8
+MAX_NAME_CHARS = 64  # OpenAI's own limit for a function name
+PREVIEW_CHARS = 200  # what is kept of arguments that could not be read
+
 
 @dataclass(frozen=True)
 class Dispatch:
@@ -48,25 +54,23 @@ class ToolRegistry:
 
     def prepare(self, name: str, raw_arguments: str | None) -> tuple[Tool, Any] | Dispatch:
         """Validate a call: (tool, validated arguments), or the error Dispatch to answer with."""
-        parsed = _loads_or_raw(raw_arguments)
+        parsed, problem = _read_arguments(raw_arguments)
         tool = self.tools.get(name)
+        name = name[:MAX_NAME_CHARS]  # it is quoted back to the model and kept in the trace
         if tool is None:
             known = ", ".join(self.tools)
             sentence, code = (
                 f"There is no tool called '{name}'; the tools are {known}.",
                 "unknown_tool",
             )
-        elif not isinstance(parsed, dict):
-            sentence, code = (
-                f"The arguments for {name} were not a JSON object.",
-                "malformed_arguments",
-            )
+        elif problem is not None:
+            sentence, code = f"The arguments for {name} {problem}.", "malformed_arguments"
         else:
             try:
                 return tool, tool.args_model.model_validate(parsed)
             except ValidationError as exc:
                 problems = "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                    f"{'.'.join(str(p)[:40] for p in err['loc']) or 'arguments'}: {err['msg']}"
                     for err in exc.errors()[:3]
                 )
             sentence = f"The arguments for {name} are not valid ({problems})."
@@ -107,9 +111,8 @@ class ToolRegistry:
             sentence = (tool and tool.timeout_sentence) or (
                 f"{name} did not answer within {self.timeout:g} seconds."
             )
-            return _error(
-                name, _loads_or_raw(raw_arguments), sentence, "timeout", ms=self.timeout * 1000
-            )
+            parsed, _ = _read_arguments(raw_arguments)
+            return _error(name, parsed, sentence, "timeout", ms=self.timeout * 1000)
 
     @staticmethod
     def _run(tool: Tool, args: Any) -> Dispatch:
@@ -124,12 +127,42 @@ class ToolRegistry:
         return Dispatch(tool.name, args.model_dump(mode="json"), result, label, ms)
 
 
-def _loads_or_raw(raw: str | None) -> dict[str, Any] | str:
+def _read_arguments(raw: str | None) -> tuple[dict[str, Any] | str, str | None]:
+    """The arguments as a JSON object, or the start of their text and what is wrong with them
+    (the end of a sentence). Bounded: a model may send megabytes, or brackets nested 100,000
+    deep (which json.loads answers with a RecursionError)."""
+    if not isinstance(raw, str) or not raw:
+        return {}, None
+    if len(raw) > MAX_ARGUMENT_CHARS:
+        return _preview(raw), f"are longer than {MAX_ARGUMENT_CHARS:,} characters"
     try:
-        loaded = json.loads(raw or "{}")
-    except (json.JSONDecodeError, TypeError):
-        return raw or ""
-    return loaded if isinstance(loaded, dict) else (raw or "")
+        loaded = json.loads(raw)
+    except RecursionError:
+        return _preview(raw), "are nested too deeply"
+    except ValueError:
+        return _preview(raw), "were not a JSON object"
+    if not isinstance(loaded, dict):
+        return _preview(raw), "were not a JSON object"
+    if _depth(loaded) > MAX_ARGUMENT_DEPTH:
+        return _preview(raw), "are nested too deeply"
+    return loaded, None
+
+
+def _preview(raw: str) -> str:
+    return raw if len(raw) <= PREVIEW_CHARS else raw[:PREVIEW_CHARS] + " …"
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iteratively: no recursion to exhaust)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            todo.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            todo.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _error(

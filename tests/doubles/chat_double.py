@@ -9,7 +9,8 @@ rules (tests/contracts) is answered 400 with OpenAI's error shape and listed in 
 as is anything else the real service would refuse (no key, no api-version on Azure, unknown
 path) or would never answer (audio nobody asked for, a call to a tool nobody offered), and
 anything the double cannot honour (nothing scripted). Every body it serves is checked against
-the response schema first. `stream=True` is served as server-sent events.
+the response schema first, except a `reply_unchecked` step (for hostile-reply tests).
+`stream=True` is served as server-sent events.
 
 Replies come from a queue, one per request, in order (`reply_tool_calls`, `reply_audio`, ...).
 When the queue is empty, `policy="scripted"` answers 500 and records a violation, and
@@ -200,6 +201,32 @@ class ChatDouble:
         """A body you build yourself; a 200 is still checked against the response schema."""
         return self._push(
             "chat", lambda r: self._serve_json(r, body, status, None, response_errors)
+        )
+
+    def reply_unchecked(
+        self, message: Any, *, splice: dict[str, str] | None = None, **fields: Any
+    ) -> ChatDouble:
+        """A completion carrying `message` exactly as given, served WITHOUT the response schema
+        check: the broken or hostile replies a model, a proxy or a "compatible" server may send,
+        to test the client's own defences. Every other step keeps the check. `fields` replace
+        top-level fields of the completion (`usage`, `choices`). `splice` replaces each JSON
+        string "<key>" of the body with raw text (e.g. nesting deeper than Python's json module
+        can write). The body is built once, when scripted."""
+        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+        completion = {
+            "id": f"chatcmpl-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": "gpt-4o-audio-preview",
+            "choices": [choice],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+        body = json.dumps({**completion, **fields})
+        for key, raw in (splice or {}).items():
+            body = body.replace(json.dumps(key), raw)
+        return self._push(
+            "chat",
+            lambda r: self._answer(r, Response(body, 200, mimetype="application/json")),
         )
 
     def fail(

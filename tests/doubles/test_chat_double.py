@@ -356,6 +356,18 @@ def test_a_scripted_reply_that_breaks_the_schema_is_not_served(chat_double):
 # --- transcriptions ---------------------------------------------------------------------------------
 
 
+def test_an_unchecked_reply_is_served_as_scripted(chat_double):
+    """Only for hostile-reply tests: the SDK builds whatever arrives, without validating it."""
+    hostile = {"role": "assistant", "content": [1, "@deep"], "tool_calls": [None, "x"]}
+    chat_double.reply_unchecked(hostile, splice={"@deep": "[[[]]]"})
+    reply = client(chat_double).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}]
+    )
+    message = reply.choices[0].message
+    assert message.content == [1, [[[]]]] and message.tool_calls == [None, "x"]
+    assert chat_double.violations == []
+
+
 def test_transcription_multipart_is_parsed(chat_double):
     chat_double.transcribe_as("how many games did I play")
     result = client(chat_double).audio.transcriptions.create(

@@ -16,6 +16,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_nothing_lost": "Nothing lost",
     "test_exactly_once": "Nothing twice",
     "test_abuse": "Abuse",
+    "test_hostile_replies": "Hostile model replies",
     "test_secrets": "Secrets",
     "test_load": "Load",
     "test_customer_binding": "Customer binding",
