@@ -17,6 +17,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_abuse": "Abuse",
     "test_secrets": "Secrets",
     "test_load": "Load",
+    "test_offline_server": "Offline server",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"
 MAX_CASES_SHOWN = 12

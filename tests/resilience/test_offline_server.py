@@ -10,6 +10,8 @@ import base64
 import http.client
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import closing
@@ -18,6 +20,7 @@ import httpx2
 import openai
 import pytest
 
+from assistant import PROJECT_ROOT
 from assistant.offline import server as server_module
 from assistant.offline.client import make_offline_client
 from assistant.offline.server import make_server
@@ -25,7 +28,7 @@ from assistant.turn import MAX_TYPED_CHARS
 from tests.offline.cases import tool_schemas
 from tests.offline.doubles import scripted_engine, tone_wav
 from tests.offline.helpers import ask, messages
-from tests.resilience.support import assert_one_sentence
+from tests.resilience.support import assert_one_sentence, cli_env
 
 pytestmark = pytest.mark.timeout(120)
 ERROR_KEYS = {"message", "type", "param", "code"}
@@ -511,3 +514,30 @@ def test_the_in_process_client_applies_the_same_request_checks():
         content=json.dumps(HELLO), headers={"content-type": "text/plain"},
     )  # fmt: skip
     assert plain.status_code == 415 and set(plain.json()["error"]) == ERROR_KEYS
+
+
+def test_serve_takes_its_key_and_host_names_from_the_settings_or_flags():
+    env = {**cli_env(), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.update(VOICEDESK_OFFLINE_API_KEY="from-env", VOICEDESK_OFFLINE_HOSTS="desk.lan, other")
+    command = [sys.executable, "-m", "assistant.offline", "serve", "--port", "0", "--no-warm-up"]
+    for extra, key, host in (([], "from-env", "desk.lan"),
+                             (["--api-key", "flag", "--allow-host", "box"], "flag", "box")):  # fmt: skip
+        server = subprocess.Popen(command + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=PROJECT_ROOT, env=env)  # fmt: skip
+        try:
+            line = server.stdout.readline()
+            assert "requests need the API key" in line, line
+            port = int(line.split("127.0.0.1:", 1)[1].split("/", 1)[0])
+            models = request("/v1/models", method="GET")
+            status, _, answer = raw(port, models)
+            assert_openai_error(status, answer, 401)
+            keyed = models.replace(b"\r\n\r\n", f"\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
+            assert raw(port, keyed)[0] == 200
+            named = keyed.replace(b"Host: 127.0.0.1", f"Host: {host}".encode())
+            assert raw(port, named)[0] == 200
+            other = keyed.replace(b"Host: 127.0.0.1", b"Host: evil.example")
+            assert raw(port, other)[0] == 403
+        finally:
+            server.terminate()
+            server.wait(10)
+        assert "Traceback" not in server.stderr.read()
