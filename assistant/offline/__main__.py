@@ -21,13 +21,27 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve /v1/chat/completions on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8808)
     serve.add_argument("--no-warm-up", action="store_true", help="load the models on first use")
+    serve.add_argument(
+        "--api-key",
+        help="require 'Authorization: Bearer KEY' (default: VOICEDESK_OFFLINE_API_KEY; "
+        "the setting keeps the key out of the process list)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name besides localhost the Host header may name (repeatable; "
+        "default: VOICEDESK_OFFLINE_HOSTS, comma-separated)",
+    )
     commands.add_parser("status", help="load the speech models and report their state")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     from assistant.offline.client import shared_engine
 
-    engine = shared_engine(_settings())
+    settings = _settings()
+    engine = shared_engine(settings)
     if args.command == "status":
         engine.warm_up(background=False)
         status = engine.status()
@@ -35,15 +49,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if status["stt"] == status["tts"] == "ready" else 1
     from assistant.offline.server import make_server
 
+    api_key, hosts = _access(args, settings)
     try:
-        server = make_server(engine, args.port)
+        server = make_server(engine, args.port, api_key=api_key, allowed_hosts=hosts)
     except OSError as exc:
         print(f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror}.", file=sys.stderr)
         return 2
     if not args.no_warm_up:
         engine.warm_up(background=True)
     host, port = server.server_address[:2]
-    print(f"VoiceDesk offline engine on http://{host}:{port}/v1 (Ctrl+C stops it)", flush=True)
+    needs = "; requests need the API key" if api_key else ""
+    print(
+        f"VoiceDesk offline engine on http://{host}:{port}/v1 (Ctrl+C stops it{needs})", flush=True
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -51,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _access(args: argparse.Namespace, settings) -> tuple[str | None, list[str]]:
+    """The bearer key and the extra host names: the flags, else the settings."""
+    secret = getattr(settings, "voicedesk_offline_api_key", None)
+    api_key = args.api_key or (secret.get_secret_value() if secret else None)
+    hosts = args.allow_host or (getattr(settings, "voicedesk_offline_hosts", "") or "").split(",")
+    return api_key or None, [h.strip() for h in hosts if h.strip()]
 
 
 def _settings():

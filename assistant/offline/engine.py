@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.offline import compose, protocol
+from assistant.offline.checks import check_question
 from assistant.offline.loading import ModelUnavailable
 from assistant.offline.protocol import ChatRequest, OfflineAPIError
 from assistant.offline.router import Decision, route
@@ -30,6 +31,7 @@ from assistant.offline.wavio import AudioError, duration_s
 log = logging.getLogger(__name__)
 CUSTOMER_LINE = re.compile(r"^Customer being helped:\s*([A-Za-z0-9_.\-]{1,64})\s*$", re.MULTILINE)
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's limit for an uploaded recording
+MAX_RECORDING_S = 600.0  # the longest the app can be set to send (VOICEDESK_MAX_SECONDS)
 
 
 @dataclass
@@ -58,6 +60,8 @@ class OfflineEngine:
         self._warm_thread: threading.Thread | None = None
         self._warm_lock = threading.Lock()
         self.last_trace = TurnTrace()
+        # Hearing costs time and memory in proportion to length: no longer than the app sends.
+        self.max_recording_s = getattr(settings, "voicedesk_max_seconds", None) or MAX_RECORDING_S
 
     # ---- models ------------------------------------------------------------------------
 
@@ -162,7 +166,10 @@ class OfflineEngine:
     def _question(self, message: dict[str, Any], trace: TurnTrace) -> tuple[str, float]:
         content = message.get("content")
         if isinstance(content, str):
+            check_question(content)
             return content, 0.0
+        typed = [p.get("text") or "" for p in content or [] if p.get("type") == "text"]
+        check_question(" ".join(typed))
         texts, seconds = [], 0.0
         for i, part in enumerate(content or []):
             kind = part.get("type") if isinstance(part, dict) else None
@@ -199,6 +206,12 @@ class OfflineEngine:
     def _transcribe(self, wav: bytes, param: str) -> Transcript:
         if len(wav) > MAX_AUDIO_BYTES:
             raise OfflineAPIError("The recording is larger than 25 MB.", param=param)
+        if duration_s(wav) > self.max_recording_s + 0.5:
+            raise OfflineAPIError(
+                f"The recording is longer than {self.max_recording_s:g} seconds.",
+                param=param,
+                code="audio_too_long",
+            )
         try:
             return self.stt.transcribe(wav)
         except AudioError as exc:

@@ -1,37 +1,60 @@
 """HTTP in front of the engine, shared by the in-process transport and the loopback server.
 
 Routes: POST /v1/chat/completions (JSON), POST /v1/audio/transcriptions (multipart form),
-GET /v1/models, GET /v1/offline/status. Every failure is an OpenAI-shaped error body.
+GET /v1/models, GET /v1/offline/status. Every failure is an OpenAI-shaped error body. The checks
+here (media type, body size and shape, field types) hold on both paths; the socket's own (host,
+key, origin, slow or malformed requests) are in `server.py`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from assistant.offline.engine import OfflineEngine
+from assistant.offline.checks import load_json
+from assistant.offline.engine import MAX_AUDIO_BYTES, OfflineEngine
 from assistant.offline.protocol import ENGINE_MODELS, OfflineAPIError
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
+FORM = "multipart/form-data"
+MB = 1024 * 1024
+MAX_JSON_BODY = 36 * MB  # a 25 MB recording in base64 (33.3 MB), plus the messages
+MAX_FORM_BODY = MAX_AUDIO_BYTES + 1 * MB
+MAX_OTHER_BODY = 64 * 1024  # GET paths read no body; an unknown path still gets its 404
+MAX_FORM_PARTS = 16  # file, model, language, prompt, response_format, temperature, ...
+
+
+def body_limit(path: str) -> int:
+    """The largest body a path accepts, known before a byte of it is read."""
+    limits = {"/chat/completions": MAX_JSON_BODY, "/audio/transcriptions": MAX_FORM_BODY}
+    return limits.get(_route(path), MAX_OTHER_BODY)
+
+
+def _route(path: str) -> str:
+    route = "/" + path.split("?", 1)[0].strip("/")
+    return route[3:] if route.startswith("/v1/") else route
 
 
 def dispatch(
     engine: OfflineEngine, method: str, path: str, content_type: str, body: bytes
 ) -> tuple[int, str, bytes]:
     """(status, content type, body) for one HTTP request."""
-    route = "/" + path.split("?", 1)[0].strip("/")
-    if route.startswith("/v1/"):
-        route = route[3:]
+    route = _route(path)
     try:
+        if len(body) > body_limit(path):
+            raise too_large(body_limit(path))
         if route == "/chat/completions":
             _need(method, "POST")
-            return _json(200, engine.chat(_json_body(content_type, body)))
+            _need_type(content_type, JSON)
+            return _json(200, engine.chat(load_json(body)))
         if route == "/audio/transcriptions":
             _need(method, "POST")
+            _need_type(content_type, FORM)
             fields, audio = parse_multipart(content_type, body)
             result = engine.transcription(fields, audio)
             if isinstance(result, str):
@@ -59,11 +82,25 @@ def _need(method: str, wanted: str) -> None:
         raise OfflineAPIError(f"Use {wanted} for this path.", status=405, code="method_not_allowed")
 
 
-def _json_body(content_type: str, body: bytes) -> Any:
-    try:
-        return json.loads(body or b"null")
-    except ValueError as exc:
-        raise OfflineAPIError("The request body is not valid JSON.") from exc
+def too_large(limit: int) -> OfflineAPIError:
+    size = f"{limit // MB} MB" if limit >= MB else f"{limit // 1024} KB"
+    return OfflineAPIError(
+        f"The request body is larger than {size}.", status=413, code="request_too_large"
+    )
+
+
+def media_type(content_type: str) -> str:
+    """'Application/JSON; charset=utf-8' -> 'application/json'."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _need_type(content_type: str, wanted: str) -> None:
+    # A web page may post text/plain to loopback without asking first (a "simple request");
+    # it cannot send application/json that way.
+    if media_type(content_type) != wanted:
+        raise OfflineAPIError(
+            f"Send this request as {wanted}.", status=415, code="unsupported_media_type"
+        )
 
 
 def _json(status: int, value: Any) -> tuple[int, str, bytes]:
@@ -76,8 +113,16 @@ def _model(name: str) -> dict[str, Any]:
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], bytes]:
     """The text fields and the `file` bytes of a multipart/form-data upload."""
-    if "multipart/form-data" not in (content_type or ""):
+    if media_type(content_type or "") != FORM:
         raise OfflineAPIError("Upload the recording as multipart/form-data.", param="file")
+    header = Message(policy=HTTP)
+    header["content-type"] = content_type
+    boundary = header.get_boundary()
+    # Each part becomes an email message object: count them before the parser builds them.
+    if not boundary or body.count(b"--" + boundary.encode("latin-1")) > MAX_FORM_PARTS + 1:
+        raise OfflineAPIError(
+            f"The upload needs a boundary and at most {MAX_FORM_PARTS} parts.", param="file"
+        )
     message = BytesParser(policy=HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
     )

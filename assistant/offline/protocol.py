@@ -59,8 +59,9 @@ _UNSUPPORTED_TRUE = ("stream", "logprobs")
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
-    if not isinstance(body, dict):
-        raise OfflineAPIError("The request body must be a JSON object.")
+    from assistant.offline.checks import check_chat  # it raises this module's error
+
+    check_chat(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise OfflineAPIError("You must provide a model parameter.", param="model")

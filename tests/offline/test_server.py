@@ -55,7 +55,11 @@ def test_raw_http_errors_are_openai_shaped(base_url):
         )
         assert stream.status_code == 400
         assert stream.json()["error"]["param"] == "stream"
-        bad_json = http.post(f"{url}/chat/completions", content=b"{nope")
+        bad_json = http.post(
+            f"{url}/chat/completions",
+            content=b"{nope",
+            headers={"content-type": "application/json"},
+        )
         assert (
             bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["error"]["message"]
         )

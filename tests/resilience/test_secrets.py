@@ -32,6 +32,7 @@ CANARIES = {
     "OPENAI_API_KEY": "sk-canary-openai-5f1e9a2b",
     "AZURE_OPENAI_API_KEY": "canary-azure-openai-7c2d41",
     "AZURE_SEARCH_API_KEY": "canary-search-3b8f90",
+    "VOICEDESK_OFFLINE_API_KEY": "canary-offline-server-9d4e17",
     "JIRA_API_TOKEN": "canary-jira-token-9e4a17",
     "SQL_CONNECTION_STRING PWD": "canary-sql-pwd-1d6c55",
 }
@@ -109,6 +110,7 @@ def secret_settings(
         "AZURE_SEARCH_ENDPOINT": search_url,
         "AZURE_SEARCH_INDEX": HELP_INDEX,
         "AZURE_SEARCH_API_KEY": CANARIES["AZURE_SEARCH_API_KEY"],
+        "VOICEDESK_OFFLINE_API_KEY": CANARIES["VOICEDESK_OFFLINE_API_KEY"],
         "JIRA_SERVER": jira_url,
         "JIRA_EMAIL": JIRA_EMAIL,
         "JIRA_API_TOKEN": CANARIES["JIRA_API_TOKEN"],
