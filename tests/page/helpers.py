@@ -30,7 +30,7 @@ def messages(at, role: str):
 
 def plain(markdown: str) -> str:
     """Markdown source as the person reads it: without the backslashes that escape text."""
-    return re.sub(r"\\([\\`*_\[\]<>~|$:#+\-.])", r"\1", markdown)
+    return re.sub(r"\\([\\`*_\[\]<>~|$:#+\-.&@=])", r"\1", markdown)
 
 
 def texts(block) -> list[str]:

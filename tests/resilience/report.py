@@ -16,6 +16,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_nothing_lost": "Nothing lost",
     "test_abuse": "Abuse",
     "test_secrets": "Secrets",
+    "test_page_and_files": "Page, files and secrets",
     "test_load": "Load",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"

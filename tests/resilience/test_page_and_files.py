@@ -1,0 +1,152 @@
+"""Page, files and secrets: hostile text (from the model, the tools' systems or the person) is
+shown as written and never as live Markdown on the page or in the downloaded transcript; the
+page is not served to the network without sign-in; `ask --out` follows no planted link; a full
+disk is one sentence; credentials in endpoint addresses, customers' words in provider errors and
+braced ODBC passwords never reach the screen or the log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pytest
+
+from tests.doubles.chat_double import ChatDouble
+from tests.page.conftest import APP, clear_page_caches
+from tests.page.helpers import plain
+from tests.support import isolate_env
+
+# -- the page -----------------------------------------------------------------------------------
+
+EVIL = "evil.example"
+# One of everything Streamlit's Markdown would act on, each aimed at EVIL.
+HOSTILE = (
+    f"![pixel](http://{EVIL}/p.png) [click](https://{EVIL}/login) <img src=http://{EVIL}/i.png>"
+    f" <b>bold</b> <https://{EVIL}/auto> see https://{EVIL}/bare or www.{EVIL} or mail@{EVIL}"
+    f" [ref][1] :violet[painted] $\\frac{{1}}{{2}}$ `code`\n\n[1]: http://{EVIL}/ref\n"
+    "# heading\n===\n- item"
+)
+# Tool arguments that are not JSON: a blank line would end a code span and free what follows.
+RAW_ARGUMENTS = f'{{"query": "withdraw\n\n![raw](http://{EVIL}/raw.png) :violet[raw]"'
+HOSTILE_DOC = {"id": "x1", "title": f"Wallet [help](http://{EVIL}/t)", "section": "<b>x</b>",
+               "source": f"wallet.md`\n\n![src](http://{EVIL}/s.png)",
+               "text": f"To withdraw, see ![w](http://{EVIL}/w.png) $5$ :violet[now]"}  # fmt: skip
+
+
+def _drop_code_spans(text: str) -> str:
+    """Code spans are literal; one cannot cross a blank line (the paragraph ends there)."""
+    span = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+    return "\n\n".join(span.sub("", part) for part in re.split(r"\n[ \t]*\n", text))
+
+
+def live_markup(source: str) -> list[str]:
+    """What in this Markdown source Streamlit would render as a link, an image, HTML, maths or
+    a colour directive aimed at the hostile text (CommonMark and GFM, plus remark-math and
+    Streamlit's directives). A backslash before punctuation makes it literal."""
+    text = _drop_code_spans(re.sub(r"\\[!-/:-@\[-`{-~]", "\x00", source))
+    checks = {
+        "link or image": r"\]\(|\]\[|^\s*\[[^\]]*\]:",
+        "HTML or <autolink>": r"<[A-Za-z/!?]",
+        "bare web or e-mail address (GFM links it)": r"(?i)https?://|www\.|\w@\w",
+        "maths": r"\$",
+        "colour directive": r":violet\[",
+    }
+    return [name for name, pattern in checks.items() if re.search(pattern, text, re.M)]
+
+
+def _strings(message) -> list[str]:
+    found = []
+    for _field, value in message.ListFields():
+        values = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+        for item in values:
+            if isinstance(item, str):
+                found.append(item)
+            elif hasattr(item, "ListFields"):
+                found.extend(_strings(item))
+    return found
+
+
+def shown_markdown(at) -> list[str]:
+    """Every string of every element on the page (bodies, labels, help, captions...)."""
+    from tests.resilience.support import _nodes
+
+    return [text for node in _nodes(at._tree) if (proto := getattr(node, "proto", None))
+            is not None and hasattr(proto, "ListFields") for text in _strings(proto)]  # fmt: skip
+
+
+def test_live_markup_finds_what_streamlit_would_render():
+    """The checker itself: raw hostile text is live on every count, escaped text on none."""
+    from page.markup import md_code, md_escape
+
+    assert len(live_markup(HOSTILE)) == 5
+    assert live_markup(f"`a`\n\n![x](http://{EVIL})") == ["link or image", "bare web or e-mail "
+                                                          "address (GFM links it)"]  # fmt: skip
+    assert live_markup(md_escape(HOSTILE)) == []
+    assert live_markup(md_code(RAW_ARGUMENTS)) == []
+    assert plain(md_escape(HOSTILE)) == HOSTILE
+
+
+@pytest.fixture
+def hostile_page(search_double, monkeypatch, tmp_path):
+    """The page with the model on the chat double and the help centre on the search double,
+    whose passage is hostile."""
+    from tests.resilience.conftest import HELP_INDEX
+
+    search_double.add_docs(HELP_INDEX, [HOSTILE_DOC])
+    isolate_env(monkeypatch)
+    with ChatDouble() as chat:
+        for name, value in {
+            "VOICEDESK_DATA_DIR": str(tmp_path / "data"), "VOICEDESK_MAX_RETRIES": "0",
+            "OPENAI_BASE_URL": chat.base_url, "OPENAI_API_KEY": "sk-test-page",
+            "VOICEDESK_TRANSCRIBE_MODEL": "", "AZURE_SEARCH_ENDPOINT": search_double.url,
+            "AZURE_SEARCH_INDEX": HELP_INDEX, "AZURE_SEARCH_API_KEY": search_double.key,
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        clear_page_caches()
+        yield chat
+        clear_page_caches()
+
+
+def test_hostile_text_on_every_surface_of_the_page_and_transcript_is_never_live_markup(
+    hostile_page,
+):
+    from streamlit.testing.v1 import AppTest
+
+    from page.transcript import transcript_markdown
+
+    chat = hostile_page
+    chat.reply_tool_calls([
+        ("search_help_center", {"query": "withdraw " + HOSTILE}),
+        ("register_grievance", {"category": "wallet", "user_name": "maria",
+                                "description": HOSTILE}),
+    ])  # fmt: skip
+    chat.reply_audio(HOSTILE)
+    chat.reply_raw_arguments("search_help_center", RAW_ARGUMENTS)
+    chat.reply_without_audio(HOSTILE)
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.chat_input(key="typed").set_value(HOSTILE).run()
+    at.chat_input(key="typed").set_value("And the " + HOSTILE).run()
+    state = at.session_state["voicedesk"]
+    for index in range(len(state.conversation.exchanges)):
+        at.session_state[f"trace-{state.conversation_no}-{index}"] = True
+    at.run()
+    assert not at.exception and len(state.conversation.exchanges) == 2
+
+    hostile = [text for text in shown_markdown(at) if EVIL in text]
+    live = {text: found for text in hostile if (found := live_markup(text))}
+    assert live == {}
+    shown = "\n".join(plain(text) for text in hostile)
+    for surface in (
+        HOSTILE,  # the question and the answer, as written
+        'search_help_center(query="withdraw ![pixel]',  # a tool's arguments
+        'description="![pixel]',
+        "Wallet: ![pixel]",  # a grievance's arguments, its ticket
+        "Wallet [help](http",
+        "wallet.md` ![src]",
+        "To withdraw, see ![w]",  # the passage
+        'search_help_center({"query": "withdraw ![raw]',  # arguments that are not JSON
+    ):
+        assert surface in shown, surface
+    transcript = transcript_markdown(state.conversation)
+    assert EVIL in transcript and live_markup(transcript) == []
