@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     voicedesk_tool_timeout: float = Field(10.0, gt=0)
     voicedesk_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     voicedesk_keep_audio: bool = False  # write recordings and replies to the data dir
+    # Serve the page on a non-loopback address although no sign-in ([auth]) is configured.
+    voicedesk_allow_unauthenticated_remote: bool = False
     # Player statistics in Azure SQL (or any ODBC source)
     sql_connection_string: SecretStr | None = None
     sql_server: str | None = None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from tests.doubles.chat_double import ChatDouble
-from tests.page.conftest import APP, clear_page_caches
+from tests.page.conftest import APP, clear_page_caches, page_env  # noqa: F401 (fixture)
 from tests.page.helpers import plain
 from tests.support import isolate_env
 
@@ -150,3 +150,105 @@ def test_hostile_text_on_every_surface_of_the_page_and_transcript_is_never_live_
         assert surface in shown, surface
     transcript = transcript_markdown(state.conversation)
     assert EVIL in transcript and live_markup(transcript) == []
+
+
+# -- who can open the page ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def listening_on(page_env, monkeypatch):
+    """Streamlit's server.address as the operator set it, restored after."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", before)
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "", "192.168.1.20", "::", "voicedesk.corp"])
+def test_the_page_refuses_a_network_address_without_sign_in_in_one_sentence_and_a_log_line(
+    address, listening_on, page_env
+):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.resilience.support import assert_one_sentence
+
+    listening_on(address)
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    (refusal,) = [e.value for e in at.error]
+    assert_one_sentence(refusal)
+    assert "VOICEDESK_ALLOW_UNAUTHENTICATED_REMOTE" in refusal and "[auth]" in refusal
+    assert not at.chat_input and not at.sidebar.selectbox, "nothing else is served"
+    log = (page_env / "data" / "voicedesk.log").read_text()
+    assert "refusing to serve on" in log
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_the_page_serves_on_loopback_without_sign_in(address, listening_on):
+    from streamlit.testing.v1 import AppTest
+
+    listening_on(address)
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception and not at.error and at.chat_input
+
+
+def test_the_page_serves_a_network_address_with_sign_in_or_when_explicitly_allowed(
+    listening_on, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.page.test_app import AUTH
+
+    listening_on("0.0.0.0")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = AUTH
+    at.run()
+    assert not at.error and not at.chat_input, "the sign-in screen, not the refusal"
+    assert [b.label for b in at.button] == ["Sign in"]
+
+    clear_page_caches()
+    monkeypatch.setenv("VOICEDESK_ALLOW_UNAUTHENTICATED_REMOTE", "true")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception and not at.error and at.chat_input
+
+
+def test_streamlit_run_listens_on_loopback_only_unless_told_otherwise(tmp_path):
+    """`streamlit run app.py` with the project's .streamlit/config.toml and no address given:
+    its listening socket is bound to 127.0.0.1 (read from /proc/net/tcp)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.page.browser import ROOT, SETTINGS_TO_CLEAR, free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_TO_CLEAR)}
+    env.update(VOICEDESK_NO_CONFIG_FILES="1", VOICEDESK_DATA_DIR=str(tmp_path / "data"))
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
+               str(port), "--secrets.files", str(tmp_path / "secrets.toml")]  # fmt: skip
+    with (tmp_path / "streamlit.log").open("w") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, (
+                    tmp_path / "streamlit.log"
+                ).read_text()
+                time.sleep(0.3)
+        listening = []
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in open(table).read().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # LISTEN
+                    listening.append(local.rsplit(":", 1)[0])
+        assert listening == ["0100007F"], listening  # 127.0.0.1, little-endian
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
