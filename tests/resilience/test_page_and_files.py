@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from tests.doubles.chat_double import ChatDouble
-from tests.page.conftest import APP, clear_page_caches, page_env  # noqa: F401 (fixture)
+from tests.page.conftest import APP, clear_page_caches
 from tests.page.helpers import plain
 from tests.support import isolate_env
 
@@ -156,18 +157,23 @@ def test_hostile_text_on_every_surface_of_the_page_and_transcript_is_never_live_
 
 
 @pytest.fixture
-def listening_on(page_env, monkeypatch):
-    """Streamlit's server.address as the operator set it, restored after."""
+def listening_on(monkeypatch, tmp_path):
+    """The page with demo data in tmp_path, and Streamlit's server.address as the operator set
+    it (restored after)."""
     from streamlit import config
 
+    isolate_env(monkeypatch)
+    monkeypatch.setenv("VOICEDESK_DATA_DIR", str(tmp_path / "data"))
+    clear_page_caches()
     before = config.get_option("server.address")
     yield lambda address: config.set_option("server.address", address)
     config.set_option("server.address", before)
+    clear_page_caches()
 
 
 @pytest.mark.parametrize("address", ["0.0.0.0", "", "192.168.1.20", "::", "voicedesk.corp"])
 def test_the_page_refuses_a_network_address_without_sign_in_in_one_sentence_and_a_log_line(
-    address, listening_on, page_env
+    address, listening_on, tmp_path
 ):
     from streamlit.testing.v1 import AppTest
 
@@ -180,7 +186,7 @@ def test_the_page_refuses_a_network_address_without_sign_in_in_one_sentence_and_
     assert_one_sentence(refusal)
     assert "VOICEDESK_ALLOW_UNAUTHENTICATED_REMOTE" in refusal and "[auth]" in refusal
     assert not at.chat_input and not at.sidebar.selectbox, "nothing else is served"
-    log = (page_env / "data" / "voicedesk.log").read_text()
+    log = (tmp_path / "data" / "voicedesk.log").read_text()
     assert "refusing to serve on" in log
 
 
@@ -244,7 +250,7 @@ def test_streamlit_run_listens_on_loopback_only_unless_told_otherwise(tmp_path):
                 time.sleep(0.3)
         listening = []
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            for line in open(table).read().splitlines()[1:]:
+            for line in Path(table).read_text().splitlines()[1:]:
                 local, state = line.split()[1], line.split()[3]
                 if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # LISTEN
                     listening.append(local.rsplit(":", 1)[0])
