@@ -109,15 +109,15 @@ def _questions(args: argparse.Namespace) -> list[tuple[str, Path | str]]:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.files import WriteError, write_inside
     from assistant.history import Conversation
     from assistant.service import build_engine
 
     questions = _questions(args)
     engine = build_engine(settings, provider="offline" if args.offline else None)
     conversation = Conversation(customer=(args.customer or settings.voicedesk_customer or None))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
+    unsaved: set[str] = set()  # each reason a spoken answer was not saved, said once
     for number, (kind, question) in enumerate(questions, start=1):
         try:
             if kind == "audio":
@@ -135,14 +135,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             continue
         audio_file = None
         if args.out and reply.audio_wav:
-            path = args.out / f"reply-{number:02d}.wav"
-            path.write_bytes(reply.audio_wav)
-            audio_file = str(path)
+            name = f"reply-{number:02d}.wav"
+            try:
+                audio_file = str(write_inside(args.out, name, reply.audio_wav))
+            except WriteError as exc:  # the answer still prints; the reason, once
+                if str(exc) not in unsaved:
+                    print(f"The spoken answer was not saved: {exc}.", file=sys.stderr)
+                unsaved.add(str(exc))
         if args.json:
             print(json.dumps(reply.as_json(audio_file), ensure_ascii=False), flush=True)
         else:
             _print_reply(reply, audio_file)
-    return 1 if failures else 0
+    return 1 if failures or unsaved else 0
 
 
 def _read_audio(path: Path | str) -> bytes:

@@ -258,3 +258,71 @@ def test_streamlit_run_listens_on_loopback_only_unless_told_otherwise(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# -- ask --out ----------------------------------------------------------------------------------
+
+
+def ask_out(out: Path, tmp_path: Path, *extra: str):
+    """`ask --text ... --out out` answered by the chat double (with speech)."""
+    from tests.resilience.support import cli_env, run_cli
+
+    with ChatDouble(policy="auto") as chat:
+        env = cli_env(OPENAI_BASE_URL=chat.base_url, OPENAI_API_KEY="sk-test",
+                      VOICEDESK_TRANSCRIBE_MODEL="", VOICEDESK_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+        return run_cli("ask", "--text", "How do I withdraw?", "--out", str(out), *extra, env=env)
+
+
+def test_ask_out_never_writes_through_a_planted_symlinked_file(tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    victim = elsewhere / "victim.txt"
+    victim.write_text("precious")
+    (out / "reply-01.wav").symlink_to(victim)
+
+    done = ask_out(out, tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert victim.read_bytes() == b"precious", "the link's target is untouched"
+    saved = out / "reply-01.wav"
+    assert not saved.is_symlink() and saved.read_bytes()[:4] == b"RIFF"
+    assert sorted(p.name for p in out.iterdir()) == ["reply-01.wav"], "no temporary file left"
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_ask_out_refuses_a_symlinked_folder_in_one_sentence_and_still_prints_the_answer(
+    json_out, tmp_path
+):
+    import json
+
+    from tests.resilience.support import assert_one_sentence
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.symlink_to(elsewhere, target_is_directory=True)
+
+    done = ask_out(out, tmp_path, *(["--json"] if json_out else []))
+
+    assert list(elsewhere.iterdir()) == [], "nothing written through the link"
+    assert done.returncode == 1
+    assert_one_sentence(done.stderr.strip())
+    assert "symbolic link" in done.stderr
+    if json_out:
+        (line,) = done.stdout.splitlines()
+        assert json.loads(line)["transcript"] and json.loads(line)["audio_file"] is None
+    else:
+        assert "VoiceDesk:" in done.stdout
+
+
+def test_ask_out_that_cannot_be_written_is_one_sentence_and_the_answer_still_prints(tmp_path):
+    from tests.resilience.support import assert_one_sentence
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    done = ask_out(blocker / "out", tmp_path)
+
+    assert done.returncode == 1 and "VoiceDesk:" in done.stdout
+    assert_one_sentence(done.stderr.strip())
+    assert "not saved" in done.stderr and "cannot be written" in done.stderr
