@@ -326,3 +326,24 @@ def test_ask_out_that_cannot_be_written_is_one_sentence_and_the_answer_still_pri
     assert done.returncode == 1 and "VoiceDesk:" in done.stdout
     assert_one_sentence(done.stderr.strip())
     assert "not saved" in done.stderr and "cannot be written" in done.stderr
+
+
+# -- a full disk --------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_under_the_log_is_one_sentence_not_a_page_of_logging_tracebacks(tmp_path):
+    """Every write to the log fails with ENOSPC (it is /dev/full); the command still answers."""
+    from tests.resilience.support import assert_one_sentence, cli_env, run_cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "voicedesk.log").symlink_to("/dev/full")
+    with ChatDouble(policy="auto") as chat:
+        env = cli_env(OPENAI_BASE_URL=chat.base_url, OPENAI_API_KEY="sk-test",
+                      VOICEDESK_TRANSCRIBE_MODEL="", VOICEDESK_DATA_DIR=str(data))  # fmt: skip
+        done = run_cli("ask", "--text", "How do I withdraw?", "--text", "And my games?",
+                       "--customer", "maria", env=env)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.count("VoiceDesk:") == 2
+    assert_one_sentence(done.stderr.strip())
+    assert "cannot write its log" in done.stderr and "no space left" in done.stderr
