@@ -15,7 +15,8 @@ _configured: set[str] = set()
 class ScrubSecrets(logging.Filter):
     def __init__(self, secrets: list[str]):
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 4]
+        # Longest first: a secret inside another must not leave the rest of the longer one.
+        self.secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:

@@ -347,3 +347,112 @@ def test_a_full_disk_under_the_log_is_one_sentence_not_a_page_of_logging_traceba
     assert done.returncode == 0 and done.stdout.count("VoiceDesk:") == 2
     assert_one_sentence(done.stderr.strip())
     assert "cannot write its log" in done.stderr and "no space left" in done.stderr
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+URL_USER, URL_PASSWORD, URL_KEY = "canary-url-user", "canary-url-pass-41c9", "canary-url-key-7d02"
+
+
+def endpoint_with_credentials(root: str) -> str:
+    """`root` with a user and password in its user-info and a key in its query."""
+    scheme, _, rest = root.partition("://")
+    return f"{scheme}://{URL_USER}:{URL_PASSWORD}@{rest}?api-key={URL_KEY}&api-version=2025-01-01"
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+def test_credentials_inside_a_model_endpoint_never_print_in_config_doctor_or_the_log(
+    provider, tmp_path
+):
+    from tests.resilience.support import cli_env, run_cli
+
+    url = endpoint_with_credentials("http://127.0.0.1:9/v1")
+    setting = "OPENAI_BASE_URL" if provider == "openai" else "AZURE_OPENAI_ENDPOINT"
+    env = cli_env(**{setting: url, "VOICEDESK_PROVIDER": provider,
+                     "AZURE_OPENAI_DEPLOYMENT": "voice", "VOICEDESK_DATA_DIR": str(tmp_path)})  # fmt: skip
+    outputs = {cmd: run_cli(cmd, env=env) for cmd in ("config", "doctor")}
+    asked = run_cli("ask", "--text", "Hello?", env=env)  # unreachable: logged with its traceback
+    printed = "".join(o.stdout + o.stderr for o in [*outputs.values(), asked])
+    log = (tmp_path / "voicedesk.log").read_text()
+    for canary in (URL_USER, URL_PASSWORD, URL_KEY):
+        assert canary not in printed and canary not in log, canary
+    assert "http://[secret]@127.0.0.1:9/v1?api-key=[secret]" in outputs["config"].stdout
+    assert "api-version=2025-01-01" in outputs["doctor"].stdout, "what is not secret still shows"
+
+
+def test_credentials_inside_a_model_endpoint_never_show_on_the_page(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.resilience.support import page_text
+
+    isolate_env(monkeypatch)
+    monkeypatch.setenv("VOICEDESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OPENAI_BASE_URL", endpoint_with_credentials("http://127.0.0.1:9/v1"))
+    monkeypatch.setenv("VOICEDESK_MAX_RETRIES", "0")
+    clear_page_caches()
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=60).run()
+        at.chat_input(key="typed").set_value("Hello?").run()
+        assert at.error, "the unreachable model is one sentence"
+        shown = page_text(at)
+    finally:
+        clear_page_caches()
+    log = (tmp_path / "data" / "voicedesk.log").read_text()
+    for canary in (URL_USER, URL_PASSWORD, URL_KEY):
+        assert canary not in shown and canary not in log, canary
+
+
+CUSTOMER_WORDS = "my card 4111 was charged twice by Maria Lopez at 12 Elm Street"
+
+
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_a_provider_error_quoting_the_question_never_lands_in_the_log(
+    status, tmp_path, monkeypatch
+):
+    """The model's error body repeats the customer's words (as a 400 naming an invalid value
+    does); the log keeps the status, type and code, not the words."""
+    from assistant.errors import TurnError
+    from assistant.history import Conversation
+    from assistant.logs import setup_logging
+    from assistant.service import build_engine
+    from tests.support import make_settings
+
+    isolate_env(monkeypatch)
+    with ChatDouble() as chat:
+        settings = make_settings(tmp_path / "data", openai_base_url=chat.base_url,
+                                 openai_api_key="sk-test", voicedesk_max_retries=0,
+                                 voicedesk_transcribe_model="")  # fmt: skip
+        setup_logging(settings)
+        chat.fail(status, f"Invalid content in messages[1]: '{CUSTOMER_WORDS}'", code="bad_value")
+        with pytest.raises(TurnError):
+            build_engine(settings).ask(Conversation(), text=CUSTOMER_WORDS)
+    log = (tmp_path / "data" / "voicedesk.log").read_text()
+    assert "4111" not in log and "Elm Street" not in log, log
+    assert f"status={status}" in log and "code=bad_value" in log, log
+
+
+BRACED = "Zq;9}xK}}v7w"  # braced as an issue wrote it: PWD={p;a}ss}}word}; (a lone } inside)
+ODBC = f"DRIVER={{SQLite3}};Database=/nowhere/stats.sqlite;UID=reader;PWD={{{BRACED}}};"
+
+
+def test_a_braced_odbc_password_is_scrubbed_from_the_log_and_tool_errors(tmp_path, monkeypatch):
+    import logging
+
+    from assistant.config import secret_values
+    from assistant.logs import setup_logging
+    from tests.support import make_settings
+    from tools.base import redact
+
+    isolate_env(monkeypatch)
+    settings = make_settings(tmp_path / "data", sql_connection_string=ODBC)
+    setup_logging(settings)
+    try:
+        raise RuntimeError(f"[unixODBC] connect failed for '{ODBC}'")  # a driver echoing it
+    except RuntimeError:
+        logging.getLogger("test").exception("connecting with %s failed", ODBC)
+    logging.getLogger("test").error("the password as read: %s", BRACED.replace("}}", "}"))
+    log = (tmp_path / "data" / "voicedesk.log").read_text()
+    echoed = redact(f"driver said: {ODBC}", secret_values(settings))
+    for text in (log, echoed, str(settings.describe())):
+        assert "Zq;9" not in text and "xK}" not in text and "v7w" not in text, text
+    assert log.count("[secret]") >= 3
