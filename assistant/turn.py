@@ -17,7 +17,7 @@ from assistant import PROJECT_ROOT
 from assistant.audio import AudioError, Recording, normalise
 from assistant.client import ModelClient
 from assistant.config import ConfigError, Settings
-from assistant.errors import TurnError, from_openai
+from assistant.errors import TurnError, from_openai, log_summary
 from assistant.history import Conversation
 from assistant.models import Event, Reply, Stage, ToolCall, Usage
 from assistant.pricing import cost_usd
@@ -288,7 +288,8 @@ class TurnEngine:
                 messages=messages,
             )
         except openai.OpenAIError as exc:
-            log.warning("model call failed: %s", type(exc).__name__, exc_info=True)
+            summary, with_traceback = log_summary(exc)  # never the body: it may quote the customer
+            log.warning("model call failed: %s", summary, exc_info=with_traceback)
             raise from_openai(exc, self.client.provider, self.client.model) from None
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
