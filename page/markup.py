@@ -4,6 +4,10 @@ Everything the page shows that it did not write itself (questions, answers, tool
 results, help-centre passages, tickets) goes through `md_escape`, or `md_code` for code. A
 backslash before ASCII punctuation always means "this character as written" (CommonMark), so
 each character that could open a construct is escaped; prose stays readable.
+
+Web and e-mail addresses need more: Streamlit's GFM plugin links them in the text after the
+Markdown is parsed, escaped or not (a real browser showed it). An invisible word joiner inside
+"http://", "www." and after "@" keeps them from being recognised; code spans are never linked.
 """
 
 from __future__ import annotations
@@ -11,17 +15,18 @@ from __future__ import annotations
 import re
 
 # Characters with a meaning anywhere in a line: emphasis, code, links and images, HTML and
-# entities, tables, strikethrough, Streamlit's $math$, e-mail autolinks (@); a colon where it
-# could open a directive (":red[...]") or a web address ("http://"), which GFM links by itself.
-_INLINE = re.compile(r"([\\`*_\[\]<>~|$&@]|:(?=[A-Za-z/]))")
-_WWW = re.compile(r"(?i)(www)\.")  # "www.example.com" is linked by GFM too
+# entities, tables, strikethrough, Streamlit's $math$; a colon where it could open a directive
+# (":red[...]", ":material/home:").
+_INLINE = re.compile(r"([\\`*_\[\]<>~|$&]|:(?=[A-Za-z]))")
+WORD_JOINER = "\u2060"  # invisible, and neither a word character nor a space
+_ADDRESS = re.compile(r"(?i)(?=://)|(?<=www)(?=\.)|(?<=@)")  # "http://", "www.", "a@b.c"
 # At the start of a line: headings, quotes, list items ("- ", "+ ", "1. "), setext underlines.
 _LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+(?=[.)]))", re.MULTILINE)
 
 
 def md_escape(text: str) -> str:
     r"""'You won $12 *today*' -> 'You won \$12 \*today\*': shown exactly as written."""
-    escaped = _WWW.sub(r"\1\\.", _INLINE.sub(r"\\\1", text))
+    escaped = _ADDRESS.sub(WORD_JOINER, _INLINE.sub(r"\\\1", text))
     return _LINE_START.sub(lambda m: m.group(1) + _escape_start(m.group(2)), escaped)
 
 

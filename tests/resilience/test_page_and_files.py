@@ -44,16 +44,21 @@ def _drop_code_spans(text: str) -> str:
 def live_markup(source: str) -> list[str]:
     """What in this Markdown source Streamlit would render as a link, an image, HTML, maths or
     a colour directive aimed at the hostile text (CommonMark and GFM, plus remark-math and
-    Streamlit's directives). A backslash before punctuation makes it literal."""
+    Streamlit's directives). A backslash before punctuation makes it literal, except to GFM's
+    address linking, which runs on the parsed text (a real browser showed it; see the last
+    test): addresses are looked for with the backslashes gone."""
     text = _drop_code_spans(re.sub(r"\\[!-/:-@\[-`{-~]", "\x00", source))
     checks = {
         "link or image": r"\]\(|\]\[|^\s*\[[^\]]*\]:",
         "HTML or <autolink>": r"<[A-Za-z/!?]",
-        "bare web or e-mail address (GFM links it)": r"(?i)https?://|www\.|\w@\w",
         "maths": r"\$",
         "colour directive": r":violet\[",
     }
-    return [name for name, pattern in checks.items() if re.search(pattern, text, re.M)]
+    found = [name for name, pattern in checks.items() if re.search(pattern, text, re.M)]
+    words = _drop_code_spans(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", source))
+    if re.search(r"(?i)https?://|www\.|[-.\w+]@[-\w]", words):  # GFM's own patterns
+        found.append("bare web or e-mail address (GFM links it)")
+    return found
 
 
 def _strings(message) -> list[str]:
@@ -456,3 +461,75 @@ def test_a_braced_odbc_password_is_scrubbed_from_the_log_and_tool_errors(tmp_pat
     for text in (log, echoed, str(settings.describe())):
         assert "Zq;9" not in text and "xK}" not in text and "v7w" not in text, text
     assert log.count("[secret]") >= 3
+
+
+# -- the real renderer --------------------------------------------------------------------------
+
+SHOWN_LIVE = """() => {
+  const messages = Array.from(document.querySelectorAll('[data-testid="stChatMessage"]'));
+  const inside = (selector) => messages.flatMap(m => Array.from(m.querySelectorAll(selector)));
+  return {
+    links: inside('a').map(a => a.href),
+    images: inside('img').map(i => i.src).filter(src => !src.startsWith('data:')),
+    html: inside('b, h1, h2, h3, li, table').map(e => e.outerHTML.slice(0, 80)),
+    maths: inside('.katex').length,
+    text: messages.map(m => m.innerText).join('\\n'),
+  };
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(240)
+def test_in_a_real_browser_hostile_text_renders_as_written_and_fetches_nothing(tmp_path):
+    """Streamlit's own Markdown renderer, in Chromium: the question, the answer and the tool
+    arguments hold links, images, HTML, maths and a colour; none of it is live, and the
+    browser never asks the hostile host for anything."""
+    import os
+
+    from tests.page.browser import PageServer, launch_chromium, missing
+
+    reason = missing()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the real-browser test cannot run: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import expect, sync_playwright
+
+    with ChatDouble() as chat:
+        server = PageServer(tmp_path, {"OPENAI_BASE_URL": chat.base_url,
+                                       "OPENAI_API_KEY": "sk-browser-test",
+                                       "VOICEDESK_DATA_DIR": str(tmp_path / "data"),
+                                       "VOICEDESK_TRANSCRIBE_MODEL": ""})  # fmt: skip
+        try:
+            server.wait_ready(timeout=90)
+            chat.reply_tool_calls([("search_help_center", {"query": "withdraw " + HOSTILE})])
+            chat.reply_audio(HOSTILE)
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright, tmp_path / "none.wav")
+                try:
+                    page = browser.new_page(viewport={"width": 1366, "height": 900})
+                    asked_evil = []
+                    page.route(f"**/*{EVIL}*", lambda route: (asked_evil.append(route.request.url),
+                                                              route.abort()))  # fmt: skip
+                    page.goto(server.url)
+                    typed = page.get_by_test_id("stChatInputTextArea")
+                    expect(typed).to_be_visible(timeout=60_000)
+                    typed.fill(HOSTILE)
+                    typed.press("Enter")
+                    behind = page.get_by_text("Behind the answer")
+                    expect(behind).to_be_visible(timeout=60_000)
+                    behind.click()
+                    expect(page.get_by_text("search_help_center(")).to_be_visible(timeout=30_000)
+                    page.wait_for_timeout(1000)
+                    shown = page.evaluate(SHOWN_LIVE)
+                finally:
+                    browser.close()
+        finally:
+            server.stop()
+    assert asked_evil == []
+    assert (shown["links"], shown["images"], shown["html"], shown["maths"]) == ([], [], [], 0)
+    text = " ".join(shown["text"].split())
+    for written in ("![pixel](http://evil.example/p.png)", "<img src=http://evil.example/i.png>",
+                    ":violet[painted]", "$\\frac{1}{2}$", "www.evil.example", "mail@evil.example",
+                    'search_help_center(query="withdraw ![pixel]'):  # fmt: skip
+        assert written in text, written
