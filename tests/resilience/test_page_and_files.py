@@ -7,7 +7,9 @@ braced ODBC passwords never reach the screen or the log.
 
 from __future__ import annotations
 
+import errno
 import re
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -533,3 +535,33 @@ def test_in_a_real_browser_hostile_text_renders_as_written_and_fetches_nothing(t
                     ":violet[painted]", "$\\frac{1}{2}$", "www.evil.example", "mail@evil.example",
                     'search_help_center(query="withdraw ![pixel]'):  # fmt: skip
         assert written in text, written
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        sqlite3.OperationalError("database or disk is full"),
+        OSError(errno.ENOSPC, "No space left on device"),
+    ],  # fmt: skip
+    ids=["sqlite", "os"],
+)
+def test_a_full_data_folder_while_building_the_help_index_is_one_sentence(
+    fault, tmp_path, monkeypatch
+):
+    """The embedded help-centre index is (re)built in the data folder on first use; with the
+    disk full the search says so in one sentence, not 'failed unexpectedly'."""
+    import tools.backends.local_search as local_search
+    from assistant.service import build_tools
+    from tests.resilience.support import assert_one_sentence
+    from tests.support import make_settings
+
+    def disk_full(*args, **kwargs):
+        raise fault
+
+    isolate_env(monkeypatch)
+    monkeypatch.setattr(local_search, "build_index", disk_full)
+    _, registry = build_tools(make_settings(tmp_path / "data"))
+    result = registry.run("search_help_center", '{"query": "How do I withdraw my winnings?"}')
+    assert not result.result.ok
+    assert_one_sentence(result.result.summary)
+    assert "disk is full" in result.result.summary
