@@ -38,6 +38,7 @@ def start() -> Settings:
     """Settings and tools, read once per process; a broken setting is one sentence, then stop."""
     try:
         settings = resources.settings()
+        auth.refuse_open_network(settings.voicedesk_allow_unauthenticated_remote)
         resources.tools()
         resources.warm_imports()
     except ConfigError as exc:

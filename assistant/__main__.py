@@ -22,6 +22,9 @@ from assistant.logs import setup_logging
 log = logging.getLogger("assistant.cli")
 
 
+UNEXPECTED_TURN = "Something went wrong with this question; the details are in the log."
+
+
 class Failure(Exception):
     """A command failed; the message is the sentence to print."""
 
@@ -116,6 +119,7 @@ def _questions(args: argparse.Namespace) -> list[tuple[str, Path | str]]:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.binding import Grants, valid_customer
+    from assistant.files import WriteError, write_inside
     from assistant.history import Conversation
     from assistant.service import build_engine
 
@@ -127,9 +131,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     engine = build_engine(settings, provider="offline" if args.offline else None)
     conversation = Conversation(customer=customer)
     grants = Grants(file_now=args.yes)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
+    unsaved: set[str] = set()  # each reason a spoken answer was not saved, said once
     for number, (kind, question) in enumerate(questions, start=1):
         try:
             if kind == "audio":
@@ -137,25 +140,32 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 reply = engine.ask(conversation, audio=audio, voice=args.voice, grants=grants)
             else:
                 reply = engine.ask(conversation, text=str(question), voice=args.voice, grants=grants)
-        except TurnError as exc:
+        except Exception as exc:  # one sentence in its place; the next questions still run
+            if not isinstance(exc, TurnError):
+                log.exception("a turn failed unexpectedly")
+            sentence = str(exc) if isinstance(exc, TurnError) else UNEXPECTED_TURN
             failures += 1
             # With several questions, say which one failed.
             where = f"{question}: " if kind == "audio" and len(questions) > 1 else ""
-            print(f"{where}{exc}", file=sys.stderr)
+            print(f"{where}{sentence}", file=sys.stderr)
             if args.json:
-                print(json.dumps({"error": str(exc)}), flush=True)
+                print(json.dumps({"error": sentence}), flush=True)
             continue
         audio_file = None
         if args.out and reply.audio_wav:
-            path = args.out / f"reply-{number:02d}.wav"
-            path.write_bytes(reply.audio_wav)
-            audio_file = str(path)
+            name = f"reply-{number:02d}.wav"
+            try:
+                audio_file = str(write_inside(args.out, name, reply.audio_wav))
+            except WriteError as exc:  # the answer still prints; the reason, once
+                if str(exc) not in unsaved:
+                    print(f"The spoken answer was not saved: {exc}.", file=sys.stderr)
+                unsaved.add(str(exc))
         if args.json:
             print(json.dumps(reply.as_json(audio_file), ensure_ascii=False), flush=True)
         else:
             _print_reply(reply, audio_file)
         _print_waiting(reply.actions)
-    return 1 if failures else 0
+    return 1 if failures or unsaved else 0
 
 
 def _print_waiting(actions) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import tomllib
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -99,6 +101,8 @@ class Settings(BaseSettings):
     # and host names besides localhost that its Host header may name (comma-separated)
     voicedesk_offline_api_key: SecretStr | None = None
     voicedesk_offline_hosts: str = ""
+    # Serve the page on a non-loopback address although no sign-in ([auth]) is configured.
+    voicedesk_allow_unauthenticated_remote: bool = False
     # Player statistics in Azure SQL (or any ODBC source)
     sql_connection_string: SecretStr | None = None
     sql_server: str | None = None
@@ -191,10 +195,10 @@ class Settings(BaseSettings):
         model = OFFLINE_MODEL if provider == "offline" else self.model_name
         rows = [("provider", f"{provider} ({why})"), ("model", model)]
         if provider == "openai":
-            rows.append(("endpoint", self.openai_base_url or "https://api.openai.com/v1"))
+            rows.append(("endpoint", safe_url(self.openai_base_url) or "https://api.openai.com/v1"))
             rows.append(("OPENAI_API_KEY", _is_set(self.openai_api_key)))
         elif provider == "azure":
-            rows.append(("endpoint", self.azure_openai_endpoint or "not set"))
+            rows.append(("endpoint", safe_url(self.azure_openai_endpoint) or "not set"))
             rows.append(("api version", self.azure_openai_api_version))
             auth = "key" if self.azure_openai_api_key else "Entra ID (DefaultAzureCredential)"
             rows.append(("authentication", auth))
@@ -232,6 +236,40 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"The setting {name} is not valid: {first['msg']}.") from None
 
 
+URL_PUBLIC_PARAMETERS = {"api-version"}  # what an endpoint's query may show; the rest is hidden
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """Credentials written into an address: `https://user:password@host`, `?api-key=...`."""
+    if not url:
+        return []
+    try:
+        parts = urlsplit(url)
+        found = [parts.username or "", parts.password or ""]
+    except ValueError:  # not a URL at all (a bad port, say): the whole of it, to be safe
+        return [url]
+    found += [v for k, v in parse_qsl(parts.query) if k.lower() not in URL_PUBLIC_PARAMETERS]
+    return [value for value in found if value]
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` as it may be shown: user-info and query values (but api-version) as [secret]."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "[an address that is not a valid URL]"
+    user, at, host = parts.netloc.rpartition("@")
+    user = "[secret]@" if at else ""
+    query = "&".join(
+        f"{k}={v if k.lower() in URL_PUBLIC_PARAMETERS else '[secret]'}"
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    shown = f"{parts.scheme}://{user}{host}{parts.path}" if parts.scheme else parts.path
+    return shown + (f"?{query}" if query else "")
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret in force, for scrubbing logs and messages."""
     values = []
@@ -239,10 +277,28 @@ def secret_values(settings: Settings) -> list[str]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr) and value.get_secret_value():
             values.append(value.get_secret_value())
+    values += url_secrets(settings.openai_base_url) + url_secrets(settings.azure_openai_endpoint)
     conn = settings.sql_connection_string
     if conn:
-        for part in conn.get_secret_value().split(";"):
-            key, _, val = part.partition("=")
-            if key.strip().lower() in ("pwd", "password") and val.strip():
-                values.append(val.strip().strip("{}"))
+        values += odbc_password_forms(conn.get_secret_value())
     return values
+
+
+_PASSWORD_KEY = re.compile(r"(?:^|;)\s*(?:pwd|password)\s*=\s*", re.IGNORECASE)
+
+
+def odbc_password_forms(connection_string: str) -> list[str]:
+    """Each password in an ODBC connection string, in every form an echo may show it. A braced
+    value ("{p;a}}ss}") may hold ";" and "}" (doubled); it is read leniently here, to the first
+    "}" before a ";" or the end, so a sloppily braced password is scrubbed whole too."""
+    forms: list[str] = []
+    for key in _PASSWORD_KEY.finditer(connection_string):
+        rest = connection_string[key.end() :]
+        if rest.startswith("{"):
+            close = re.search(r"\}\s*(?:;|$)", rest)
+            written = rest[1 : close.start()] if close else rest[1:]
+            strict = re.match(r"(?:[^}]|\}\})*", written)
+            forms += [written, written.replace("}}", "}"), strict.group().replace("}}", "}")]
+        else:
+            forms.append(rest.split(";", 1)[0].strip())
+    return [form for form in dict.fromkeys(forms) if form]

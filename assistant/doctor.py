@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.config import Settings
+from assistant.config import Settings, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _check_all(settings: Settings, backends: Any, timeout: float) -> list[Row]:
                 tool=label,
                 backend=_describe(backend),
                 kind=getattr(backend, "kind", "embedded"),
-                where=str(getattr(backend, "where", "")),
+                where=safe_url(str(getattr(backend, "where", ""))) or "",
                 ok=attr in results and fix is None,
                 latency=latency,
                 fix=fix,
@@ -180,8 +180,8 @@ def check_model(settings: Settings) -> Row:
 
     provider = settings.provider
     where = {
-        "openai": settings.openai_base_url or "api.openai.com",
-        "azure": settings.azure_openai_endpoint or "-",
+        "openai": safe_url(settings.openai_base_url) or "api.openai.com",
+        "azure": safe_url(settings.azure_openai_endpoint) or "-",
         "offline": "this machine",
     }[provider]
     started = time.perf_counter()

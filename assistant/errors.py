@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import openai
+
+_CODE_LIKE = re.compile(r"[\w.\-\[\]]{1,64}")  # an error type, code or parameter; never prose
 
 
 class TurnError(Exception):
@@ -26,6 +30,31 @@ def _api_message(exc: openai.APIStatusError) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", body) if isinstance(body, dict) else {}
     return str(error.get("code") or error.get("message") or "") if isinstance(error, dict) else ""
+
+
+def log_summary(exc: Exception) -> tuple[str, bool]:
+    """What the log may keep of a failed model call, and whether its traceback may go too.
+
+    An error body (and so the exception's message) can quote the request, the customer's words
+    included: a 400 repeating the question, say. So a reply's error is logged by its kind,
+    status, type, code and request id; only a connection failure, which carries no body, keeps
+    its traceback.
+    """
+    parts = [type(exc).__name__]
+    status = getattr(exc, "status_code", None)
+    if status is not None:
+        parts.append(f"status={status}")
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        for key in ("type", "code", "param"):
+            value = error.get(key)
+            if isinstance(value, str | int) and _CODE_LIKE.fullmatch(str(value)):
+                parts.append(f"{key}={value}")
+    request_id = getattr(exc, "request_id", None)
+    if isinstance(request_id, str) and _CODE_LIKE.fullmatch(request_id):
+        parts.append(f"request_id={request_id}")
+    return " ".join(parts), isinstance(exc, openai.APIConnectionError)
 
 
 def from_openai(exc: Exception, provider: str, model: str) -> TurnError:

@@ -60,19 +60,3 @@ class Conversation:
         exchange = Exchange(user_text or SPOKEN_PLACEHOLDER, spoken, reply, audio)
         self.exchanges.append(exchange)
         return exchange
-
-    def to_markdown(self) -> str:
-        lines = ["# VoiceDesk conversation", ""]
-        if self.customer:
-            lines += [f"Customer: **{self.customer}**", ""]
-        for exchange in self.exchanges:
-            stamp = exchange.at.strftime("%Y-%m-%d %H:%M UTC")
-            said = "said" if exchange.spoken else "typed"
-            lines += [f"**Agent** ({said}, {stamp}): {exchange.user_text}", ""]
-            for call in exchange.reply.tool_calls:
-                mark = "ok" if call.ok else "failed"
-                lines.append(f"> `{call.name}` ({mark}): {call.summary}")
-            if exchange.reply.tool_calls:
-                lines.append("")
-            lines += [f"**VoiceDesk**: {exchange.assistant_text}", ""]
-        return "\n".join(lines)

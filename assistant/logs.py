@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 
 from assistant.config import Settings, secret_values
 
@@ -14,7 +15,8 @@ _configured: set[str] = set()
 class ScrubSecrets(logging.Filter):
     def __init__(self, secrets: list[str]):
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 4]
+        # Longest first: a secret inside another must not leave the rest of the longer one.
+        self.secrets = sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
@@ -30,6 +32,24 @@ class ScrubSecrets(logging.Filter):
         return True
 
 
+class LogFile(logging.handlers.RotatingFileHandler):
+    """The log file. When it cannot be written (a full disk, a folder taken away) logging would
+    print a page of traceback to stderr for every record; this says so once, in one sentence,
+    and keeps trying (the next record may fit)."""
+
+    told = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):  # a bad format string: a bug, shown as logging does
+            super().handleError(record)
+            return
+        if not self.told and logging.raiseExceptions and sys.stderr:
+            self.told = True
+            reason = (error.strerror or "it cannot be written").lower()
+            sys.stderr.write(f"VoiceDesk cannot write its log {self.baseFilename} ({reason}).\n")
+
+
 def setup_logging(settings: Settings) -> str:
     """Log to <data dir>/voicedesk.log once per process and file; returns the log's path."""
     path = settings.voicedesk_data_dir / "voicedesk.log"
@@ -39,7 +59,7 @@ def setup_logging(settings: Settings) -> str:
     root.setLevel(logging.INFO)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        handler: logging.Handler = LogFile(
             path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:

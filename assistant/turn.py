@@ -18,7 +18,7 @@ from assistant.audio import AudioError, Recording, normalise
 from assistant.binding import Binding, Grants, PlayerDirectory, valid_customer
 from assistant.client import ModelClient
 from assistant.config import ConfigError, Settings
-from assistant.errors import TurnError, from_openai
+from assistant.errors import TurnError, from_openai, log_summary
 from assistant.history import Conversation
 from assistant.model_reply import MAX_TEXT_CHARS, ModelMessage, read_message
 from assistant.models import Action, Event, Reply, Stage, ToolCall, Usage
@@ -285,7 +285,8 @@ class TurnEngine:
                 messages=messages,
             )
         except openai.OpenAIError as exc:
-            log.warning("model call failed: %s", type(exc).__name__, exc_info=True)
+            summary, with_traceback = log_summary(exc)  # never the body: it may quote the customer
+            log.warning("model call failed: %s", summary, exc_info=with_traceback)
             raise from_openai(exc, self.client.provider, self.client.model) from None
         except (ValueError, RecursionError) as exc:  # a body the SDK could not parse (nesting)
             log.warning("model reply could not be parsed: %s", type(exc).__name__)

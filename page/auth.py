@@ -1,9 +1,11 @@
 """Sign-in for staff, only when `.streamlit/secrets.toml` has an [auth] section (OpenID Connect,
-e.g. Microsoft Entra ID). Without it the page is open and no agent name is attached."""
+e.g. Microsoft Entra ID). Without it the page is open and no agent name is attached, so it is
+served only on a loopback address unless the operator explicitly allows otherwise."""
 
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +15,10 @@ from streamlit.errors import StreamlitAPIException
 
 NO_AUTHLIB = "Sign-in is configured but needs the Authlib package: pip install Authlib."
 SIGN_IN_FAILED = "Sign-in could not start; check the [auth] section of secrets.toml (see the log)."
+OPEN_NETWORK = (
+    "VoiceDesk is not served on {address} without sign-in: configure [auth] in secrets.toml, "
+    "listen on 127.0.0.1 (server.address), or set VOICEDESK_ALLOW_UNAUTHENTICATED_REMOTE=true."
+)
 log = logging.getLogger(__name__)
 
 
@@ -75,3 +81,36 @@ def _sign_in_screen(names: list[str | None]) -> None:
             except StreamlitAPIException:  # e.g. an [auth] section with a key missing
                 log.exception("sign-in could not start")
                 st.error(SIGN_IN_FAILED, icon=":material/error:")
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether Streamlit's server.address reaches this machine only. Empty means every
+    interface; a host name other than localhost may resolve to anything."""
+    host = (address or "").strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_open_network(allow_unauthenticated: bool) -> None:
+    """Stop with one sentence when the page listens beyond this machine with nobody signing in
+    (anyone who can reach it could read players' data and file grievances)."""
+    address = st.get_option("server.address")
+    if is_loopback(address) or allow_unauthenticated or configured_providers() is not None:
+        return
+    shown = address or "every network interface"
+    _log_refusal(shown)
+    st.error(OPEN_NETWORK.format(address=shown), icon=":material/lock:")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _log_refusal(address: str) -> None:
+    """Once per process, not on every page view."""
+    log.warning(
+        "refusing to serve on %s: no sign-in configured and "
+        "VOICEDESK_ALLOW_UNAUTHENTICATED_REMOTE is not set", address,
+    )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -15,6 +16,7 @@ from page import resources
 from page.markup import md_escape
 from page.offline import render_offline_models
 from page.state import PageState
+from page.transcript import transcript_markdown
 
 NOBODY = "No one in particular"
 
@@ -105,7 +107,7 @@ def render_conversation_controls(place: Any, state: PageState) -> None:
             on_click=state.new_conversation,
         )  # fmt: skip
         st.download_button(
-            "Transcript", data=conversation.to_markdown, key="download-transcript",
+            "Transcript", data=partial(transcript_markdown, conversation), key="download-transcript",
             file_name=f"voicedesk-{time.strftime('%Y%m%d-%H%M')}.md", mime="text/markdown",
             icon=":material/download:", on_click="ignore", disabled=not conversation.exchanges,
             help="Download the conversation as Markdown",

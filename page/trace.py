@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from assistant.models import Reply, ToolCall, Usage
+from page.markup import md_code
 from page.markup import md_escape as esc
 from page.progress import seconds, timeline
 
@@ -66,7 +67,7 @@ def citation(number: int, passage: dict[str, Any]) -> str:
     if passage.get("section"):
         head += f" · {esc(str(passage['section']))}"
     if passage.get("source"):
-        head += f" — `{str(passage['source']).replace('`', '')}`"
+        head += f" — {md_code(str(passage['source']))}"
     snippet = (passage.get("caption") or passage.get("text") or "").strip().replace("\n", " ")
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
@@ -88,7 +89,7 @@ def ticket_card(ticket: dict[str, Any]) -> str:
         f"updated {_day(ticket.get('updated'))}" if ticket.get("updated") else "",
         f"due {_day(ticket.get('due_date'))}" if ticket.get("due_date") else "",
     ]
-    lines = [title, esc(" · ".join(f for f in facts if f)), " · ".join(d for d in dates if d)]
+    lines = [title, esc(" · ".join(f for f in facts if f)), esc(" · ".join(d for d in dates if d))]
     if ticket.get("summary"):
         lines.insert(1, esc(str(ticket["summary"])))
     if ticket.get("latest_comment"):
@@ -150,8 +151,7 @@ def render_trace(reply: Reply) -> None:
 def _render_call(call: ToolCall) -> None:
     mark = ":material/check_circle:" if call.ok else ":material/error:"
     st.markdown(f"{mark} **{esc(call.label)}** · {seconds(call.ms)}")
-    code = arguments_text(call).replace("`", "'")
-    st.caption(f"`{code}`")
+    st.caption(md_code(arguments_text(call)))
     result = call.result or {}
     if not call.ok:
         st.warning(

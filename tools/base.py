@@ -49,9 +49,8 @@ class ToolUnavailable(Exception):
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """`text` with each secret replaced by "[secret]": servers and proxies may echo credentials
     back in error details, and those details reach the model, the answer and the logs."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[secret]")
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "[secret]")
     return text
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
+from page.markup import WORD_JOINER
 from tests import audio_factory
 from tests.doubles.speech import have_espeak, speech_wav
 
@@ -30,7 +31,8 @@ def messages(at, role: str):
 
 def plain(markdown: str) -> str:
     """Markdown source as the person reads it: without the backslashes that escape text."""
-    return re.sub(r"\\([\\`*_\[\]<>~|$:#+\-.])", r"\1", markdown)
+    unescaped = re.sub(r"\\([\\`*_\[\]<>~|$:#+\-.&@=])", r"\1", markdown)
+    return unescaped.replace(WORD_JOINER, "")
 
 
 def texts(block) -> list[str]:

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from page.auth import NO_AUTHLIB
+from page.transcript import transcript_markdown
 from tests.page.helpers import (
     ask_by_voice,
     audios,
@@ -262,7 +263,7 @@ def test_transcript_download_holds_the_conversation(cloud_env, make_app):
     at.chat_input(key="typed").set_value("Is my balance fine?").run()
     (download,) = at.sidebar.download_button
     assert not download.proto.disabled
-    markdown = at.session_state["voicedesk"].conversation.to_markdown()
+    markdown = transcript_markdown(at.session_state["voicedesk"].conversation)
     assert "Is my balance fine?" in markdown and "Your balance is fine." in markdown
 
 

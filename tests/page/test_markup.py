@@ -1,6 +1,6 @@
 import re
 
-from page.markup import md_escape
+from page.markup import md_code, md_escape
 from tests.page.helpers import plain
 
 
@@ -28,3 +28,16 @@ def test_ordinary_prose_is_left_alone():
 
 def test_streamlit_directives_are_defused():
     assert md_escape(":red[alert] :material/home:") == "\\:red\\[alert\\] \\:material/home:"
+
+
+def test_web_and_mail_addresses_are_not_linked():
+    """Streamlit links addresses in the parsed text, escaped or not: a word joiner breaks them."""
+    escaped = md_escape("see https://evil.example, www.evil.example or me@evil.example")
+    assert escaped == "see https⁠://evil.example, www⁠.evil.example or me@⁠evil.example"
+    assert plain(escaped) == "see https://evil.example, www.evil.example or me@evil.example"
+
+
+def test_code_spans_hold_any_text_on_one_line():
+    assert md_code("f(x)\n\n![i](y)") == "`f(x) ![i](y)`"
+    assert md_code("a ``b`` `c`") == "``` a ``b`` `c` ```"
+    assert md_code("`x`") == "`` `x` ``"

@@ -18,6 +18,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_abuse": "Abuse",
     "test_hostile_replies": "Hostile model replies",
     "test_secrets": "Secrets",
+    "test_page_and_files": "Page, files and secrets",
     "test_load": "Load",
     "test_customer_binding": "Customer binding",
     "test_offline_server": "Offline server",

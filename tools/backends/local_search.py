@@ -9,6 +9,7 @@ word is quoted, stop-words are dropped, synonyms are added, and the words are OR
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -432,7 +433,10 @@ class LocalHelpSearch:
 
     def _document_frequency(self, term: str | None) -> int:
         """Passages containing `term` (all passages for None), cached per index file."""
-        self._ensure_current()
+        try:
+            self._ensure_current()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._unavailable(exc) from None
         identity = self._identity()
         if identity != self._df_identity:
             self._df_cache, self._df_identity = {}, identity
@@ -455,12 +459,20 @@ class LocalHelpSearch:
         try:
             self._ensure_current()
             return self._connection().execute(sql, params).fetchall()
-        except (sqlite3.Error, OSError):
+        except (sqlite3.Error, OSError) as exc:
             self._local.conn = None
-            raise ToolUnavailable(
-                f"The help-centre index {self.path} cannot be read; run "
-                "'python -m assistant index' to rebuild it."
-            ) from None
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: Exception) -> ToolUnavailable:
+        if "disk is full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+            return ToolUnavailable(
+                f"The help-centre index {self.path} cannot be written because the disk is "
+                "full; free some space and ask again."
+            )
+        return ToolUnavailable(
+            f"The help-centre index {self.path} cannot be read; run "
+            "'python -m assistant index' to rebuild it."
+        )
 
     def _ensure_current(self) -> None:
         """Rebuild the index when it is missing or the manuals' content changed."""
