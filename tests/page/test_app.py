@@ -341,10 +341,12 @@ def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app
     at.chat_input(key="typed").set_value("I was charged twice").run()
 
     assert not at.exception
+    button(at, "Confirm and file").click().run()  # a draft until the agent confirms it
+    assert not at.exception
     exchange = at.session_state["voicedesk"].conversation.exchanges[0]
-    (call,) = exchange.reply.tool_calls
-    assert call.ok
-    number = int(call.result["data"]["ticket"]["key"].rsplit("-", 1)[1])
+    (action,) = exchange.reply.actions
+    assert action.state == "filed"
+    number = int(action.result["data"]["ticket"]["key"].rsplit("-", 1)[1])
     store = page_env / "data" / "tickets.sqlite"  # the embedded ticket store
     with sqlite3.connect(store) as db:
         (agent,) = db.execute("SELECT agent FROM tickets WHERE number = ?", (number,)).fetchone()
