@@ -6,18 +6,26 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-EventKind = Literal["stage_start", "stage_end", "tool_start", "tool_end"]
+EventKind = Literal[
+    "stage_start", "stage_end", "tool_start", "tool_end",  # what the trace shows as it happens
+    "heard",  # data: the question's words, as soon as they are transcribed
+    "text_delta",  # data: the next piece of the answer's text
+    "audio_chunk",  # data: the next piece of the answer's audio, PCM16 mono 24 kHz (bytes)
+]
+ANSWER_SAMPLE_RATE = 24_000  # of every audio_chunk, whatever the voice mode
 
 
 @dataclass(frozen=True)
 class Event:
-    """Reported while a turn runs, so a page can show each stage as it happens."""
+    """Reported while a turn runs, so a page can show each stage as it happens and play the
+    answer as it arrives."""
 
     kind: EventKind
-    stage: str  # "audio", "understand", "tool", "compose", "transcribe"
+    stage: str  # "audio", "understand", "tool", "compose", "transcribe", "answer"
     label: str  # human words: "Checking the recording", "Looking up maria's games"
     ms: float | None = None  # set on *_end
     ok: bool = True
+    data: str | bytes | None = None  # heard / text_delta: str; audio_chunk: bytes
 
 
 @dataclass(frozen=True)
