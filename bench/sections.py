@@ -29,6 +29,10 @@ def at_least(limit: float, unit: str = "") -> Goal:
 
 
 REFERENCE = Goal("(reference)")
+QUICK_SKIPS_ACCURACY = (
+    "not run by --quick: it loads the speech models and transcribes 72 recordings, a minute "
+    "or more on 2 cores (python -m bench --only offline_accuracy runs it alone)"
+)
 QUICK_SKIPS_OFFLINE = (
     "not run by --quick: bench/offline.py loads the speech models in a fresh process, which "
     "takes a minute or more on 2 cores (python -m bench.offline --quick runs it alone)"
@@ -95,6 +99,20 @@ def _offline_unavailable() -> str | None:
     from bench import delegated
 
     return delegated.offline_unavailable()
+
+
+def _offline_accuracy(quick: bool) -> dict[str, Any]:
+    from bench import offline
+
+    figures = offline.spoken_accuracy()
+    keys = ("offline_routing_exact", "offline_wer_piper", "offline_wer_espeak")
+    return {**{k: figures.pop(k) for k in keys}, "details": figures}
+
+
+def _offline_accuracy_unavailable() -> str | None:
+    from bench import offline
+
+    return offline.spoken_accuracy_unavailable()
 
 
 def _page_answer(quick: bool) -> dict[str, Any]:
@@ -200,6 +218,21 @@ SECTIONS: tuple[Section, ...] = (
         _offline,
         _offline_unavailable,
         QUICK_SKIPS_OFFLINE,
+    ),
+    Section(
+        # Measured, not tested: Whisper's int8 kernels and espeak-ng differ by CPU and build.
+        "offline_accuracy",
+        (
+            Figure("offline_routing_exact", "spoken test questions routed exactly, 2 voices",
+                   "", at_least(0.85)),
+            Figure("offline_wer_piper", "Whisper word error rate, Piper voice", "",
+                   at_most(0.05, "")),
+            Figure("offline_wer_espeak", "Whisper word error rate, espeak-ng voice", "",
+                   REFERENCE),
+        ),
+        _offline_accuracy,
+        _offline_accuracy_unavailable,
+        QUICK_SKIPS_ACCURACY,
     ),
     Section(
         "page_answer",

