@@ -47,7 +47,7 @@ def _grievance(action: Action, key: str, conversation, registry, agent) -> None:
     st.markdown(f"**:material/edit_note: Grievance draft for {md_escape(action.player or '?')}**"
                 + ("" if action.waiting else f" · {STATE_WORDS.get(action.state, action.state)}"))
     st.caption(f"Category: {md_escape(_category_label(str(args.get('category', ''))))}")
-    st.text(str(args.get("description", "")))  # the customer's words, as plain text
+    st.markdown(md_escape(str(args.get("description", ""))))  # the customer's words, as written
     if action.duplicate_of:
         st.caption(f":material/info: Open grievance {md_escape(action.duplicate_of)} may already "
                    "cover this.")  # fmt: skip

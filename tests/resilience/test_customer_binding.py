@@ -15,7 +15,7 @@ import pytest
 from assistant.binding import Grants
 from assistant.errors import TurnError
 from assistant.history import Conversation
-from tests.page.helpers import button
+from tests.page.helpers import button, plain
 from tests.resilience.support import assert_one_sentence, cli_env, run_cli
 
 pytestmark = pytest.mark.timeout(120)
@@ -232,7 +232,7 @@ def test_the_page_shows_a_draft_and_files_it_once_when_the_agent_confirms(
     at.selectbox(key="customer").set_value("maria").run()
     at.chat_input(key="typed").set_value("My bonus points never came, file a complaint.").run()
     assert not at.exception and not at.error
-    assert POINTS["description"] in [t.value for t in at.text], "the customer's words, as text"
+    assert POINTS["description"] in [plain(m.value) for m in at.markdown], "the words as said"
     assert page_tickets(page_env, POINTS["description"]) == 0, "nothing filed before confirming"
 
     button(at, "Confirm and file").click().run()

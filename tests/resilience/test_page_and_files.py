@@ -149,7 +149,7 @@ def test_hostile_text_on_every_surface_of_the_page_and_transcript_is_never_live_
         HOSTILE,  # the question and the answer, as written
         'search_help_center(query="withdraw ![pixel]',  # a tool's arguments
         'description="![pixel]',
-        "Wallet: ![pixel]",  # a grievance's arguments, its ticket
+        # a grievance is a draft on the page (its words are the question's HOSTILE, above)
         "Wallet [help](http",
         "wallet.md` ![src]",
         "To withdraw, see ![w]",  # the passage
