@@ -170,22 +170,20 @@ class Binding:
         duplicate = next(iter(self.directory.open_tickets(player or "", category)), None)
         if self.grants.file_now and exists and duplicate is None and not self._foreign(player):
             return None  # the agent said to file at once: run it now
+        topic = category.replace("_", " ")
         notes = []
         if self._foreign(player):
-            notes.append(f"it is for {player}, not the customer being helped ({self.customer})")
+            notes.append(f"it is for {player}, not for {self.customer}, the customer being helped")
         if exists is None:
-            notes.append(f"whether {player} exists could not be checked right now")
+            notes.append(f"I could not check right now that {player} exists")
         if duplicate is not None:
             notes.append(
-                f"{player} already has open grievance {duplicate.get('key')} about "
-                f"{category.replace('_', ' ')} ({duplicate.get('status')}); the agent can "
-                "add to that one instead"
+                f"{player} already has open grievance {duplicate.get('key')} about {topic} "
+                f"({duplicate.get('status')}), which may cover this"
             )
-        sentence = (
-            f"A {category.replace('_', ' ')} grievance for {player} is drafted but NOT filed "
-            "yet: the agent confirms it on screen"
-            + (" (" + "; ".join(notes) + ")" if notes else "")
-            + "."
+        sentence = (  # one sentence: it is spoken as it is, and shown to the agent
+            f"I have drafted a {topic} grievance for {player}; it is not filed until the agent "
+            "confirms it on screen" + "".join(f"; {note}" for note in notes) + "."
         )
         action = self._action("grievance", tool, arguments, "drafted", sentence, player,
                               duplicate_of=duplicate.get("key") if duplicate else None)  # fmt: skip

@@ -44,7 +44,8 @@ def render_actions(
 
 def _grievance(action: Action, key: str, conversation, registry, agent) -> None:
     args = action.arguments
-    st.markdown(f"**:material/edit_note: Grievance draft for {md_escape(action.player or '?')}**"
+    title = "Grievance draft" if action.waiting else "Grievance"
+    st.markdown(f"**:material/edit_note: {title} for {md_escape(action.player or '?')}**"
                 + ("" if action.waiting else f" · {STATE_WORDS.get(action.state, action.state)}"))
     st.caption(f"Category: {md_escape(_category_label(str(args.get('category', ''))))}")
     st.markdown(md_escape(str(args.get("description", ""))))  # the customer's words, as written

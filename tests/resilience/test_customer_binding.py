@@ -121,7 +121,7 @@ def test_a_grievance_waits_for_the_agent_and_is_filed_once_however_often_confirm
     (draft,) = reply.actions
     assert (draft.kind, draft.state, draft.arguments) == ("grievance", "drafted", POINTS)
     (sent,) = tool_messages(chat_double.chat_requests[1])
-    assert "NOT filed" in sent["summary"], "the model is told it waits for the agent"
+    assert "not filed until the agent confirms" in sent["summary"], "the model is told it waits for the agent"
     assert filed(engine, POINTS["description"]) == 0
 
     results = []
