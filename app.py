@@ -63,12 +63,13 @@ def main() -> None:
         state.retry = kind
 
     with st.bottom, st.container(horizontal=True, vertical_alignment="center"):
-        render_player(auth.signed_in_identity())  # plays answers as they arrive
         recording = st.audio_input(
             "Ask by voice", key="mic", sample_rate=16000, label_visibility="collapsed",
             help="Press the microphone, ask, then press stop.",
         )  # fmt: skip
         typed = st.chat_input("…or type a question", key="typed")
+        # Last in the row, so its "Stop speaking" coming and going moves neither input.
+        render_player(auth.signed_in_identity())  # plays answers as they arrive
     taken = state.take_question(recording, typed)  # before the history: a question stops it
 
     show_actions = partial(render_actions, conversation=state.conversation,

@@ -143,10 +143,16 @@ function createPlayer() {
   // Capture phase: before Streamlit's own handlers, so the answer is silent at the press.
   const RECORD = '[data-testid="stAudioInput"] button';
   const SEND = '[data-testid="stChatInputSubmitButton"]';
+  // Record on pointerdown (the earliest moment); send on click, as the send button moves when
+  // "Stop speaking" goes away, and the press must still land on it.
   document.addEventListener("pointerdown", (event) => {
     if (p.ctx) p.context(); // a gesture: the browser lets the audio start
     const target = event.target instanceof Element ? event.target : null;
-    if (target && target.closest(`${RECORD}, ${SEND}`)) p.stop("pressed");
+    if (target && target.closest(RECORD)) p.stop("pressed");
+  }, true);
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (target && target.closest(SEND)) p.stop("typed");
   }, true);
   document.addEventListener("keydown", (event) => {
     const target = event.target instanceof Element ? event.target : null;
