@@ -1,6 +1,7 @@
 """VoiceDesk's page: record or type a question, watch it being worked on, hear and read the
 answer. This file only renders and wires; the engine is in assistant/, the page's helpers in
-page/. Run it with `streamlit run app.py`."""
+page/. `make run` serves it with the stream socket beside it (serve.py); `streamlit run app.py`
+alone also works, and then answers play whole once generated."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from page.conversation import (  # noqa: E402
     render_question,
 )
 from page.intro import intro_place, render_intro  # noqa: E402
+from page.player import render_player, start_answer  # noqa: E402
 from page.sidebar import render_conversation_controls, render_sidebar  # noqa: E402
 from page.state import page_state  # noqa: E402
 
@@ -66,6 +68,8 @@ def main() -> None:
             help="Press the microphone, ask, then press stop.",
         )  # fmt: skip
         typed = st.chat_input("…or type a question", key="typed")
+        # Last in the row, so its "Stop speaking" coming and going moves neither input.
+        render_player(auth.signed_in_identity())  # plays answers as they arrive
     taken = state.take_question(recording, typed)  # before the history: a question stops it
 
     show_actions = partial(render_actions, conversation=state.conversation,
@@ -93,15 +97,20 @@ def main() -> None:
             agent=agent,
         )
         show_words = render_question(question, key)
+        stream = start_answer()
         reply = render_live_answer(
-            lambda status: answer(state, question, turn, resources.engine, status),
+            lambda sink: answer(state, question, turn, resources.engine, sink),
             key,
             notice=lambda: show_notice(state.notice),
             show_actions=show_actions,
+            stream=stream,
+            show_heard=show_words,
         )
         if reply is not None:
             show_words(state.conversation.exchanges[-1].user_text)
-            state.autoplay = key  # it played as it arrived; reruns leave its player as it is
+            # Its whole-answer player autoplays unless the answer already played as it arrived
+            # (or was stopped); reruns leave that player as it is.
+            state.autoplay = None if stream.played_in_browser() else key
     elif state.notice is not None and state.failed is not None:
         render_question(state.failed, key)
         render_failed(lambda: show_notice(state.notice))

@@ -46,6 +46,23 @@ def agent_name(user: Mapping[str, Any]) -> str | None:
     return None
 
 
+def identity(user: Mapping[str, Any]) -> str | None:
+    """Who the signed-in person is, as both the page and the stream socket read it (their
+    sign-in cookie): the provider's stable subject id, else their address or name."""
+    for claim in ("sub", "email", "preferred_username", "name"):
+        value = user.get(claim)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def signed_in_identity() -> str | None:
+    """This session's person when sign-in is configured (and passed), else None."""
+    if configured_providers() is None:
+        return None
+    return identity(st.user)
+
+
 @st.cache_resource(show_spinner=False)
 def configured_providers() -> list[str | None] | None:
     """Read once per process (Streamlit re-reads a missing secrets.toml on every access): the

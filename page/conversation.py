@@ -12,6 +12,7 @@ come last in their message.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -19,8 +20,10 @@ from assistant.history import SPOKEN_PLACEHOLDER, Exchange
 from assistant.models import Action, Event, Reply
 from assistant.turn import MAX_TYPED_CHARS
 from page.markup import md_escape
+from page.player import AnswerSink
 from page.progress import ProgressLog, seconds, timeline, total_ms
 from page.state import Notice, Question
+from page.stream import AnswerStream
 from page.trace import render_trace
 
 ShowActions = Callable[[list[Action], str], None]  # the calls waiting for the agent, by key
@@ -129,22 +132,33 @@ class LiveStatus:
 
 
 def render_live_answer(
-    run: Callable[[LiveStatus], Reply | None],
+    run: Callable[[AnswerSink], Reply | None],
     key: str,
     notice: Callable[[], None],
     show_actions: ShowActions | None = None,
+    *,
+    stream: AnswerStream,
+    show_heard: Callable[[str], None] | None = None,
 ) -> Reply | None:
-    """The assistant's side of the turn being answered: its stages as they happen, then the
-    answer, or the failure (`notice` draws it)."""
+    """The assistant's side of the turn being answered: its stages as they happen, the answer's
+    text as it grows (its audio goes to the player as it arrives), then the whole answer, or the
+    failure (`notice` draws it). An answer the player did not play is played whole here."""
     with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
         status = LiveStatus()
-        reply = run(status)
+        text = st.empty()  # where the answer grows; then the answer itself, as redrawn later
+        sink = AnswerSink(status, lambda words: text.markdown(md_escape(words)), show_heard, stream)
+        try:
+            reply = run(sink)
+        finally:
+            stream.close()
         if reply is None:
+            text.empty()
             status.failed()
             notice()
         else:
             status.done(reply)
-            _answer(reply, key, autoplay=True, show_actions=show_actions)
+            autoplay = not stream.played_in_browser()
+            _answer(reply, key, autoplay=autoplay, show_actions=show_actions, text=text)
         scroll_to_newest()
     return reply
 
@@ -188,10 +202,11 @@ def _working(label: str) -> str:
 
 
 def _answer(
-    reply: Reply, key: str, *, autoplay: bool, show_actions: ShowActions | None = None
-) -> None:
+    reply: Reply, key: str, *, autoplay: bool, show_actions: ShowActions | None = None,
+    text: Any,
+) -> None:  # fmt: skip
     """The live run's answer: as render_exchange draws the newest exchange."""
-    st.markdown(md_escape(reply.transcript))
+    text.markdown(md_escape(reply.transcript))
     if reply.audio_wav:
         number = _ordinal(key)
         st.audio(reply.audio_wav, format="audio/wav", autoplay=autoplay,

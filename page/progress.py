@@ -41,6 +41,8 @@ class ProgressLog:
         self.lines: list[Line] = []
 
     def apply(self, event: Event) -> None:
+        if not event.kind.startswith(("stage", "tool")):  # heard, text and audio: not stages
+            return
         kind = "tool" if event.kind.startswith("tool") else "stage"
         if event.kind.endswith("_start"):
             self.lines.append(Line(event.label, kind))

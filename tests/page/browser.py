@@ -35,16 +35,17 @@ def free_port() -> int:
 
 
 class PageServer:
-    """`streamlit run app.py` on 127.0.0.1 with the given settings; stopped by its PID."""
+    """`streamlit run serve.py` (what `make run` starts: the page and its stream socket) on
+    127.0.0.1 with the given settings; stopped by its PID."""
 
-    def __init__(self, workdir: Path, settings: dict[str, str]):
+    def __init__(self, workdir: Path, settings: dict[str, str], script: Path = ROOT / "serve.py"):
         self.port = free_port()
         self.log_path = workdir / "streamlit.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_TO_CLEAR)}
         env.update(settings, VOICEDESK_NO_CONFIG_FILES="1")
         no_secrets = workdir / "secrets.toml"  # never the developer's own (no sign-in here)
         command = [
-            sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            sys.executable, "-m", "streamlit", "run", str(script),
             "--server.headless", "true", "--server.address", "127.0.0.1",
             "--server.port", str(self.port), "--browser.gatherUsageStats", "false",
             "--secrets.files", str(no_secrets),

@@ -1,0 +1,224 @@
+"""Answers that play as they arrive, in real Chromium with a fake microphone, served as
+`make run` serves the page (st.App with the stream socket), with an engine that streams slowly
+(tests/page/streaming.py). What a person would hear is read by a probe the test puts in the page
+(not the player's own report): every Web Audio source started, and the level actually reaching
+the speakers. Screenshots of every state go to /tmp/player-shots/."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.page.browser import ROOT, PageServer, launch_chromium, missing
+from tests.page.helpers import question_wav
+from tests.page.streaming import ANSWER, HEARD, UNREACHABLE
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+SHOTS = Path(os.environ.get("VOICEDESK_PLAYER_SHOTS", "/tmp/player-shots"))
+PACE = {"first_chunk_s": 0.4, "chunks": 16, "chunk_s": 0.5, "every_s": 0.35}
+SILENT = 1e-4  # peak level below which the speakers are silent
+# Wraps Web Audio before the page loads: records every source started (wall-clock time, and
+# whether its buffer holds sound), and taps every connection to the speakers with an analyser
+# polled every 2 ms, so "first sound" and "silent again" are what reached the output. Only the
+# answer's 24 kHz audio counts: st.audio_input uses Web Audio too.
+PROBE = """
+(() => {
+  const probe = window.__probe = {starts: [], taps: [], lastSound: null, sound: false};
+  const wall = () => performance.timeOrigin + performance.now();
+  const start = AudioBufferSourceNode.prototype.start;
+  AudioBufferSourceNode.prototype.start = function (when, ...rest) {
+    let peak = 0;
+    if (this.buffer) {
+      const data = this.buffer.getChannelData(0);
+      for (let i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i]));
+    }
+    const delay = Math.max(0, (when || 0) - this.context.currentTime);
+    probe.starts.push({wall: wall(), plays: wall() + delay * 1000, peak,
+                       rate: this.context.sampleRate});
+    return start.call(this, when, ...rest);
+  };
+  const connect = AudioNode.prototype.connect;
+  AudioNode.prototype.connect = function (target, ...rest) {
+    if (target instanceof AudioDestinationNode && !(this instanceof AnalyserNode)) {
+      const tap = this.context.createAnalyser();
+      tap.fftSize = 256;
+      connect.call(this, tap);
+      connect.call(tap, target);
+      probe.taps.push(tap);
+      return target;
+    }
+    return connect.call(this, target, ...rest);
+  };
+  const data = new Float32Array(256);
+  setInterval(() => {
+    let peak = 0;
+    for (const tap of probe.taps) {
+      if (tap.context.sampleRate !== 24000) continue;  // the microphone's own Web Audio
+      tap.getFloatTimeDomainData(data);
+      for (let i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i]));
+    }
+    probe.sound = peak > SILENT;
+    if (probe.sound) {
+      probe.lastSound = wall();
+      if (probe.firstSound === undefined && probe.armed) probe.firstSound = wall();
+    }
+  }, 2);
+})();
+""".replace("SILENT", repr(SILENT))
+
+
+def settle(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=30_000)
+    page.wait_for_timeout(300)
+
+
+def wall_ms(page) -> float:
+    return page.evaluate("() => performance.timeOrigin + performance.now()")
+
+
+def chunks_sent(log: Path) -> list[dict]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def wait_for_sound(page, timeout_ms: int = 20_000) -> None:
+    page.wait_for_function("() => window.__probe.sound", timeout=timeout_ms)
+
+
+def silenced_after(page, pressed_wall: float) -> float:
+    """Milliseconds from `pressed_wall` until the speakers were silent for good (checked over
+    the following 400 ms)."""
+    page.wait_for_function("() => !window.__probe.sound", timeout=5_000)
+    page.wait_for_timeout(400)
+    probe = page.evaluate("() => ({sound: window.__probe.sound, last: window.__probe.lastSound})")
+    assert not probe["sound"], "the answer went on playing after it was stopped"
+    return max(0.0, probe["last"] - pressed_wall)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    reason = missing()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the real-browser test cannot run: {reason}")
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("streaming")
+    microphone = workdir / "question.wav"
+    microphone.write_bytes(question_wav(HEARD))
+    log = workdir / "chunks.jsonl"
+    server = PageServer(
+        workdir,
+        {
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # never called: the engine is the test's
+            "OPENAI_API_KEY": "sk-streaming-test",
+            "VOICEDESK_DATA_DIR": str(workdir / "data"),
+            "VOICEDESK_CUSTOMER": "maria",
+            "VOICEDESK_TEST_STREAM_LOG": str(log),
+            "VOICEDESK_TEST_PACE": json.dumps(PACE),
+        },
+        script=ROOT / "tests" / "page" / "streaming_serve.py",
+    )
+    try:
+        server.wait_ready()
+        yield server, microphone, log
+    finally:
+        server.stop()
+
+
+def test_the_answer_plays_as_it_arrives_and_stops_when_the_person_talks(live):
+    from playwright.sync_api import expect, sync_playwright
+
+    server, microphone, log = live
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, microphone)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 800})
+            page.add_init_script(PROBE)
+            page.goto(server.url)
+            mic = page.get_by_test_id("stAudioInput")
+            expect(mic).to_be_visible(timeout=30_000)
+            settle(page)
+            page.wait_for_function("() => window.voicedeskPlayer?.stats.connected", timeout=10_000)
+            page.screenshot(path=SHOTS / "1-first-open.png")
+
+            # Ask by voice; the answer streams slowly.
+            mic.get_by_role("button", name="Record", exact=True).click()
+            page.wait_for_timeout(3000)
+            page.screenshot(path=SHOTS / "2-recording.png")
+            page.evaluate("() => { window.__probe.armed = true; }")  # the microphone is done
+            mic.get_by_role("button", name="Stop recording").click()
+            stopped = wall_ms(page)
+            expect(page.get_by_text("Understanding the question").first).to_be_visible(
+                timeout=10_000
+            )
+            page.screenshot(path=SHOTS / "3-thinking.png")
+
+            wait_for_sound(page)
+            first_sound = page.evaluate("() => window.__probe.firstSound")
+            expect(page.get_by_text(HEARD)).to_be_visible(timeout=5_000)  # heard, shown early
+            page.screenshot(path=SHOTS / "4-speaking.png")
+            sent = chunks_sent(log)
+            assert len(sent) < PACE["chunks"], "the whole answer was generated before any sound"
+            assert page.get_by_text("Answered in").count() == 0, "the turn was already over"
+            answer_starts = [s for s in page.evaluate("() => window.__probe.starts")
+                             if s["rate"] == 24000]  # fmt: skip
+            assert answer_starts and answer_starts[0]["peak"] > 0.05, "the first chunk was silence"
+            figures["first_sound_after_stop_ms"] = first_sound - stopped
+
+            # The text grows as it streams: part of it is on the page before the turn ends.
+            first_words = " ".join(ANSWER.split(" ")[:3])
+            expect(page.get_by_text(first_words, exact=False).first).to_be_visible(timeout=5_000)
+            assert page.get_by_text("Answered in").count() == 0, "shown only once finished"
+
+            # "Stop speaking": silent at once, and the server stops generating the answer.
+            stop = page.get_by_role("button", name="Stop speaking")
+            expect(stop).to_be_visible()
+            pressed = wall_ms(page)
+            stop.click()
+            figures["stop_button_to_silent_ms"] = silenced_after(page, pressed)
+            page.screenshot(path=SHOTS / "5-interrupted.png")
+            expect(page.get_by_text("Answered in")).to_be_visible(timeout=20_000)
+            assert len(chunks_sent(log)) < PACE["chunks"], "the server went on generating"
+            settle(page)
+            players = page.evaluate("""() => Array.from(document.querySelectorAll(
+                '[data-testid="stChatMessage"] audio')).map(a => !a.paused)""")
+            assert not any(players), "the stopped answer started again as a whole"
+
+            # A typed question, then record pressed while it speaks: silent at once.
+            before = len(chunks_sent(log))
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.fill("And how many did she win?")
+            box.press("Enter")
+            page.wait_for_function(
+                "() => window.voicedeskPlayer.stats.state === 'speaking'", timeout=20_000
+            )
+            wait_for_sound(page)
+            pressed = wall_ms(page)
+            mic.get_by_role("button", name="Record", exact=True).click()
+            figures["record_to_silent_ms"] = silenced_after(page, pressed)
+            page.screenshot(path=SHOTS / "6-recording-over-the-answer.png")
+            assert len(chunks_sent(log)) - before < PACE["chunks"], "the server went on"
+            mic.get_by_role("button", name="Stop recording").click()
+            wait_for_sound(page)  # the new question is answered, as it arrives
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(6, timeout=30_000)
+            expect(page.get_by_text("Answered in")).to_be_visible(timeout=30_000)
+            settle(page)
+
+            # A failure: one sentence, and no sound.
+            box.fill("Please fail this one")
+            box.press("Enter")
+            expect(page.get_by_text(UNREACHABLE)).to_be_visible(timeout=20_000)
+            settle(page)
+            page.screenshot(path=SHOTS / "7-error.png")
+            assert "Traceback" not in page.content()
+        finally:
+            browser.close()
+    print("\nstreamed answer figures (ms):", {k: round(v, 1) for k, v in figures.items()})
+    assert figures["record_to_silent_ms"] < 1000 and figures["stop_button_to_silent_ms"] < 1000
