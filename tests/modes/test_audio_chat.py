@@ -146,3 +146,27 @@ def test_a_damaged_audio_chunk_ends_the_turn_in_one_sentence(chat_double, engine
     with pytest.raises(TurnError, match="arrived damaged"):
         engine_for().ask(conversation, text="How many?")
     assert conversation.exchanges == []
+
+
+def test_the_offline_engine_streams_a_turn_with_tools_through_the_same_mode(tmp_path, monkeypatch):
+    from assistant.client import ModelClient
+    from assistant.offline.client import make_offline_client
+    from assistant.service import build_tools
+    from assistant.turn import TurnEngine
+    from tests.offline.doubles import scripted_engine
+
+    isolate_env(monkeypatch)
+    settings = make_settings(tmp_path)
+    api = make_offline_client(settings, engine=scripted_engine())
+    client = ModelClient("offline", "voicedesk-offline", None, api, "voicedesk-offline")
+    engine = TurnEngine(settings, client, build_tools(settings)[1])
+    heard = Heard()
+    reply = engine.ask(Conversation(customer="maria"), text="How many games did I play?",
+                       on_event=heard)  # fmt: skip
+    assert [c.name for c in reply.tool_calls] == ["get_player_summary"]
+    assert reply.extra["delivery"] == "streamed"
+    rate, pcm = frames(reply.audio_wav)
+    assert rate == ANSWER_SAMPLE_RATE and pcm == b"".join(
+        e.data for _, e in heard.of("audio_chunk")
+    )
+    assert reply.transcript == "".join(e.data for _, e in heard.of("text_delta"))
