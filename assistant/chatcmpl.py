@@ -243,6 +243,7 @@ class StreamReader:
     on_audio: Callable[[bytes], None]
     usage: Any = None
     chunks: int = 0
+    finished: bool = False  # a choice said why it ended (finish_reason): the answer is whole
     _content: Any = None
     _content_chars: int = 0
     _transcript: list[str] = field(default_factory=list)
@@ -281,6 +282,7 @@ class StreamReader:
                 continue  # n is 1: another choice is not ours to say
             self._choices += 1
             self._read_delta(delta)
+            self.finished = self.finished or choice.get("finish_reason") is not None
 
     def message(self) -> ModelMessage:
         """The assembled message, plain and bounded; NoChoices if nothing readable came."""

@@ -187,6 +187,9 @@ class AudioChatMode:
                     raise ValueError("an error event in the stream")
                 reader.feed(chunk)
             message = reader.message()
+            if not reader.finished:  # the stream ended before the answer did
+                log.warning("model stream ended after %s chunks, unfinished", reader.chunks)
+                raise TurnError("The answer stopped partway; please try again.", code="cut_off")
         chatcmpl.add_usage(turn.usage, reader.usage)
         return message, "streamed"
 

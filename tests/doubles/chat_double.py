@@ -150,6 +150,7 @@ class ChatDouble:
         self.policy = policy
         self.pace = pace or Pace()
         self.refuse_streamed_audio = False
+        self.cut_after: int | None = None  # end the next stream after this many chunks
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
         self.server = _Server(host="127.0.0.1", port=port, threaded=True)
@@ -433,25 +434,30 @@ class ChatDouble:
             return self._serve_json(rec, body, 200, check=response_errors)
         include_usage = (rec.json.get("stream_options") or {}).get("include_usage", False)
         timed = _stream_chunks(body, include_usage, pcm)
-        errors = [error for _, _, chunk in timed for error in response_errors(chunk)]
-        if errors:  # a bug in the double: never serve a shape OpenAI would not
-            return self._refuse(
-                rec, 500, "the double's stream breaks the schema", errors, retry=False
-            )
-        return self._answer(rec, Response(self._paced(rec, timed), mimetype="text/event-stream"))
+        return self._answer(
+            rec, Response(self._paced(rec, timed), mimetype="text/event-stream")
+        )
 
     def _paced(
         self, rec: RecordedRequest, timed: list[tuple[float, str, dict[str, Any]]]
     ) -> Iterator[str]:
-        """Each chunk as an event once it has been "generated", then [DONE]."""
+        """Each chunk as an event once it has been "generated" and checked, then [DONE]. A chunk
+        that breaks the schema (a bug in the double) is a violation and ends the stream."""
         started = time.monotonic()
-        for audio_s, what, chunk in timed:
+        with self._lock:
+            cut, self.cut_after = self.cut_after, None
+        for audio_s, what, chunk in timed[:cut]:
+            errors = response_errors(chunk)  # checked while "generating", as it goes out
+            if errors:
+                self._violate(rec, ["the double's stream breaks the schema", *errors])
+                return
             wait = started + self.pace.ready_after(audio_s) - time.monotonic()
             if wait > 0 and self._stopping.wait(wait):
                 return
             rec.generated.append((time.monotonic(), what))
             yield f"data: {json.dumps(chunk)}\n\n"
-        yield "data: [DONE]\n\n"
+        if cut is None:
+            yield "data: [DONE]\n\n"
 
     def _transcript(self, rec: RecordedRequest, text: str) -> Response:
         if rec.form.get("response_format") == "text":

@@ -170,3 +170,16 @@ def test_the_offline_engine_streams_a_turn_with_tools_through_the_same_mode(tmp_
         e.data for _, e in heard.of("audio_chunk")
     )
     assert reply.transcript == "".join(e.data for _, e in heard.of("text_delta"))
+
+
+def test_a_stream_that_stops_partway_ends_in_one_sentence_and_keeps_the_conversation(
+    chat_double, engine_for
+):
+    chat_double.cut_after = 8
+    chat_double.reply_audio("This answer will not arrive whole.", tone_wav(2.0))
+    conversation = Conversation()
+    heard = Heard()
+    with pytest.raises(TurnError, match="stopped partway"):
+        engine_for().ask(conversation, text="How many?", on_event=heard)
+    assert heard.of("audio_chunk"), "some of it was already playing"
+    assert conversation.exchanges == []
