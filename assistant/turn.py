@@ -138,6 +138,8 @@ class TurnEngine:
             raise TurnError(str(exc), code="voice", retryable=False) from None
         recording = self._check_input(state, audio, text)
         transcript_future = self._start_transcription(recording) if recording else None
+        if transcript_future is not None:  # the page shows the question as soon as it is heard
+            transcript_future.add_done_callback(lambda done: _say_heard(state, done))
         question = Question(
             system=self.system_prompt,
             context=conversation.context_messages(customer),
@@ -331,6 +333,12 @@ class TurnEngine:
             extra=extra,
             actions=state.binding.actions,
         )
+
+
+def _say_heard(state: _TurnState, done: Future[str | None]) -> None:
+    """A `heard` event with the question's words, from the transcription's thread."""
+    if not done.cancelled() and done.exception() is None and done.result():
+        state.emit(Event("heard", "transcribe", "Heard the question", data=done.result()))
 
 
 def _size(text: Any) -> str:

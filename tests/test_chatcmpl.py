@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from assistant.chatcmpl import DamagedAudio, NoChoices, StreamReader, sse_data
 
+from assistant.chatcmpl import DamagedAudio, NoChoices, StreamReader, sse_data
 from assistant.model_reply import MAX_TEXT_CHARS
 
 

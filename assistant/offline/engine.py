@@ -288,7 +288,6 @@ class OfflineEngine:
         )
         return protocol.completion(request.model, message, "stop", use)
 
-
     def _spoken_chunks(
         self,
         request: ChatRequest,

@@ -434,9 +434,7 @@ class ChatDouble:
             return self._serve_json(rec, body, 200, check=response_errors)
         include_usage = (rec.json.get("stream_options") or {}).get("include_usage", False)
         timed = _stream_chunks(body, include_usage, pcm)
-        return self._answer(
-            rec, Response(self._paced(rec, timed), mimetype="text/event-stream")
-        )
+        return self._answer(rec, Response(self._paced(rec, timed), mimetype="text/event-stream"))
 
     def _paced(
         self, rec: RecordedRequest, timed: list[tuple[float, str, dict[str, Any]]]

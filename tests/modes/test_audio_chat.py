@@ -183,3 +183,17 @@ def test_a_stream_that_stops_partway_ends_in_one_sentence_and_keeps_the_conversa
         engine_for().ask(conversation, text="How many?", on_event=heard)
     assert heard.of("audio_chunk"), "some of it was already playing"
     assert conversation.exchanges == []
+
+
+def test_the_question_is_reported_heard_as_soon_as_it_is_transcribed(chat_double, engine_for):
+    from tests.test_turn import question_wav
+
+    chat_double.transcribe_as("How many games did I play?")
+    chat_double.delay(0.5).reply_audio("Twelve.", tone_wav(0.3))
+    heard = Heard()
+    engine_for(voicedesk_transcribe_model="gpt-4o-mini-transcribe").ask(
+        Conversation(), audio=question_wav(), on_event=heard
+    )
+    ((at, event),) = heard.of("heard")
+    assert event.data == "How many games did I play?"
+    assert at < heard.of("audio_chunk")[0][0], "heard before the answer starts"
