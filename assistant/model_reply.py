@@ -43,9 +43,10 @@ class ToolRequest:
 @dataclass(frozen=True)
 class Audio:
     id: str | None
-    data: str  # base64, still to be decoded
+    data: str  # base64 of a whole answer's WAV, still to be decoded ("" when streamed)
     transcript: str
     expires_at: int | None
+    pcm: bytes | None = None  # a streamed answer's audio: PCM16 mono 24 kHz, already decoded
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,26 @@ class _Notes:
 def read_message(message: Any) -> ModelMessage:
     """A plain, bounded ModelMessage from whatever the SDK built; never raises."""
     notes = _Notes()
-    content = _text(_field(message, "content"), "content", notes)
     audio = _audio(_field(message, "audio"), notes)
-    calls = _calls(_field(message, "tool_calls"), notes)
+    return _message(_field(message, "content"), _field(message, "tool_calls"), audio, notes)
+
+
+def read_streamed(
+    content: Any, tool_calls: Any, audio: Audio | None, dropped: list[str], cut: list[str]
+) -> ModelMessage:
+    """The same, for a message assembled from stream deltas (assistant/chatcmpl.py), where
+    `content` and `tool_calls` are as assembled (odd values kept as sent) and `dropped`/`cut`
+    say what assembling had to leave out."""
+    notes = _Notes(list(dropped), list(cut))
+    if audio is not None:
+        transcript = _text(audio.transcript, "audio transcript", notes) or ""
+        audio = Audio(audio.id, "", transcript, audio.expires_at, audio.pcm)
+    return _message(content, tool_calls, audio, notes)
+
+
+def _message(content: Any, tool_calls: Any, audio: Audio | None, notes: _Notes) -> ModelMessage:
+    content = _text(content, "content", notes)
+    calls = _calls(tool_calls, notes)
     if notes.dropped or notes.cut:
         log.warning("model reply not used as sent: %s", "; ".join(notes.dropped + notes.cut))
     return ModelMessage(
@@ -138,12 +156,15 @@ def _audio(value: Any, notes: _Notes) -> Audio | None:
         notes.dropped.append(f"audio ({_kind(value)}) with data of {size}")
         return None
     transcript = _text(_field(value, "transcript"), "audio transcript", notes)
-    audio_id, expires_at = _field(value, "id"), _field(value, "expires_at")
-    return Audio(
-        id=audio_id if isinstance(audio_id, str) and len(audio_id) <= MAX_ID_CHARS else None,
-        data=data,
-        transcript=transcript or "",
-        expires_at=expires_at if type(expires_at) is int else None,
+    audio_id, expires_at = audio_labels(_field(value, "id"), _field(value, "expires_at"))
+    return Audio(id=audio_id, data=data, transcript=transcript or "", expires_at=expires_at)
+
+
+def audio_labels(audio_id: Any, expires_at: Any) -> tuple[str | None, int | None]:
+    """An answer's audio id and expiry, or None for each that is not a sane value."""
+    return (
+        audio_id if isinstance(audio_id, str) and len(audio_id) <= MAX_ID_CHARS else None,
+        expires_at if type(expires_at) is int else None,
     )
 
 

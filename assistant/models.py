@@ -158,5 +158,6 @@ class Reply:
             "provider": self.provider,
             "model": self.model,
             "customer": self.customer,
+            "delivery": self.extra.get("delivery"),  # "streamed" or "whole"
             "actions": [action.as_json() for action in self.actions],
         }

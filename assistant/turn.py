@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,17 +17,18 @@ from assistant.audio import AudioError, Recording, normalise
 from assistant.binding import Binding, Grants, PlayerDirectory, valid_customer
 from assistant.client import ModelClient
 from assistant.config import ConfigError, Settings
-from assistant.errors import TurnError, from_openai, log_summary
+from assistant.errors import TurnError
 from assistant.history import Conversation
-from assistant.model_reply import MAX_TEXT_CHARS, ModelMessage, read_message
 from assistant.models import Action, Event, Reply, Stage, ToolCall, Usage
+from assistant.modes.audio_chat import AudioChatMode
+from assistant.modes.base import MAX_TOOL_ROUNDS, Answer, Question, VoiceMode
 from assistant.pricing import cost_usd
 from tools.base import CURRENT_AGENT, ToolResult
 from tools.registry import Dispatch, ToolRegistry
 
 log = logging.getLogger(__name__)
 
-MAX_TOOL_ROUNDS = 3  # then one last call with tool_choice="none": at most 4 model calls a turn
+__all__ = ["MAX_TOOL_ROUNDS", "MAX_TYPED_CHARS", "EventSink", "TurnEngine", "load_prompt"]
 MAX_CALLS_PER_ROUND = 6  # a model asking for more is told no, per extra call
 MAX_TYPED_CHARS = 2000
 MAX_HEARD_CHARS = 10_000  # a transcript longer than 10 minutes of speech is not believed
@@ -58,6 +58,7 @@ class _TurnState:
 
     on_event: EventSink | None
     binding: Binding
+    runner: Callable[[_TurnState, Sequence[Any], int], list[Dispatch]]
     stages: list[Stage] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
@@ -69,6 +70,10 @@ class _TurnState:
             self.on_event(event)
         except Exception:  # a broken progress display must not break the turn
             log.exception("event sink failed")
+
+    def run_tools(self, calls: Sequence[Any], round_no: int) -> list[str]:
+        """Run one round's calls; the JSON result each carries back to the model."""
+        return [d.result.to_json() for d in self.runner(self, calls, round_no)]
 
     @contextmanager
     def stage(self, name: str, label: str) -> Iterator[None]:
@@ -88,9 +93,16 @@ class TurnEngine:
     """Long-lived (one per process): holds the model client and the tools; conversations are
     passed in, so one engine serves every session without sharing their state."""
 
-    def __init__(self, settings: Settings, client: ModelClient, registry: ToolRegistry):
+    def __init__(
+        self,
+        settings: Settings,
+        client: ModelClient,
+        registry: ToolRegistry,
+        mode: VoiceMode | None = None,
+    ):
         self.settings = settings
         self.client = client
+        self.mode: VoiceMode = mode or AudioChatMode(client)
         self.registry = registry
         self.system_prompt = load_prompt("system")
         self.directory = PlayerDirectory(registry)
@@ -117,25 +129,33 @@ class TurnEngine:
             customer = valid_customer(customer if customer is not None else conversation.customer)
         except ValueError as exc:
             raise TurnError(str(exc), code="customer", retryable=False) from None
-        state = _TurnState(on_event, Binding(customer, grants or Grants(), self.directory))
+        state = _TurnState(
+            on_event, Binding(customer, grants or Grants(), self.directory), self._run_tools
+        )
         try:
             self.settings.check_voice(voice, self.settings.voicedesk_model)
         except ConfigError as exc:
             raise TurnError(str(exc), code="voice", retryable=False) from None
         recording = self._check_input(state, audio, text)
         transcript_future = self._start_transcription(recording) if recording else None
-        messages = [
-            {"role": "system", "content": self.system_prompt},
-            *conversation.context_messages(customer),
-            self._user_message(recording, text),
-        ]
+        if transcript_future is not None:  # the page shows the question as soon as it is heard
+            transcript_future.add_done_callback(lambda done: _say_heard(state, done))
+        question = Question(
+            system=self.system_prompt,
+            context=conversation.context_messages(customer),
+            wav=recording.wav if recording else None,
+            text=text,
+            voice=voice,
+            tools=list(self.registry.tools.values()),
+            heard=_ready_text(transcript_future),
+        )
         token = CURRENT_AGENT.set(agent)
         try:
-            message = self._converse(state, messages, voice, _ready_text(transcript_future))
+            answer = self.mode.answer(question, state)
         finally:
             CURRENT_AGENT.reset(token)
         input_transcript = text if recording is None else self._await_transcript(transcript_future)
-        reply = self._reply(state, message, input_transcript, customer)
+        reply = self._reply(state, answer, input_transcript, customer)
         conversation.add(
             input_transcript, reply, spoken=recording is not None,
             audio=recording.wav if recording else None,
@@ -184,16 +204,6 @@ class TurnEngine:
             except AudioError as exc:
                 raise TurnError(exc.sentence, code=f"audio_{exc.code}", retryable=False) from None
 
-    @staticmethod
-    def _user_message(recording: Recording | None, text: str | None) -> dict[str, Any]:
-        if recording is None:
-            return {"role": "user", "content": text.strip() if text else ""}
-        data = base64.b64encode(recording.wav).decode("ascii")
-        return {
-            "role": "user",
-            "content": [{"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}],
-        }
-
     def _start_transcription(self, recording: Recording) -> Future[str | None] | None:
         """Transcribe the user's words for the history, concurrently with the first model call."""
         model = self.client.transcribe_model
@@ -226,90 +236,6 @@ class TurnEngine:
         except Exception:  # the answer matters more than the history's copy of the question
             log.warning("transcript not ready in time")
             return None
-
-    # -- the model conversation ------------------------------------------------------------------
-
-    def _converse(
-        self,
-        state: _TurnState,
-        messages: list[dict[str, Any]],
-        voice: str,
-        heard: Callable[[], str | None],
-    ) -> ModelMessage:
-        tools = self.registry.schemas()
-        question = len(messages) - 1
-        for round_no in range(MAX_TOOL_ROUNDS + 1):
-            last = round_no == MAX_TOOL_ROUNDS
-            words = heard() if round_no else None
-            if words:  # after the first call, the question's words stand in for its audio
-                messages[question] = {"role": "user", "content": words}
-            name, label = (
-                ("understand", "Understanding the question")
-                if round_no == 0
-                else ("compose", "Composing the spoken answer")
-            )
-            with state.stage(name, label):
-                message = self._call_model(
-                    state, messages, voice, tools, "none" if last else "auto"
-                )
-            calls = message.tool_calls
-            if not calls:
-                return message
-            if last:  # the model asked for tools after being told not to: answer without them
-                raise TurnError(
-                    "The assistant could not settle on an answer; please ask again.",
-                    code="tool_loop",
-                )
-            messages.append(message.echo())
-            for call, dispatch in zip(calls, self._run_tools(state, calls, round_no), strict=True):
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": dispatch.result.to_json()}
-                )
-        raise AssertionError("unreachable")  # the last round always returns or raises
-
-    def _call_model(
-        self,
-        state: _TurnState,
-        messages: list[dict[str, Any]],
-        voice: str,
-        tools: list[dict[str, Any]],
-        tool_choice: str,
-    ) -> ModelMessage:
-        try:
-            response = self.client.api.chat.completions.create(
-                model=self.client.model,
-                modalities=["text", "audio"],
-                audio={"voice": voice, "format": "wav"},
-                tools=tools,
-                tool_choice=tool_choice,
-                messages=messages,
-            )
-        except openai.OpenAIError as exc:
-            summary, with_traceback = log_summary(exc)  # never the body: it may quote the customer
-            log.warning("model call failed: %s", summary, exc_info=with_traceback)
-            raise from_openai(exc, self.client.provider, self.client.model) from None
-        except (ValueError, RecursionError) as exc:  # a body the SDK could not parse (nesting)
-            log.warning("model reply could not be parsed: %s", type(exc).__name__)
-            raise from_openai(exc, self.client.provider, self.client.model) from None
-        choices = getattr(response, "choices", None)
-        first = choices[0] if isinstance(choices, list) and choices else None
-        if getattr(first, "message", None) is None:
-            log.warning("model reply had no choices: %r", type(response).__name__)
-            raise from_openai(ValueError("no choices"), self.client.provider, self.client.model)
-        self._add_usage(state.usage, getattr(response, "usage", None))
-        return read_message(first.message)  # plain and bounded from here on
-
-    @staticmethod
-    def _add_usage(total: Usage, usage: Any) -> None:
-        total.model_calls += 1
-        if usage is None:
-            return
-        total.prompt_tokens += _count(usage, "prompt_tokens")
-        total.completion_tokens += _count(usage, "completion_tokens")
-        prompt_details = getattr(usage, "prompt_tokens_details", None)
-        completion_details = getattr(usage, "completion_tokens_details", None)
-        total.audio_prompt_tokens += _count(prompt_details, "audio_tokens")
-        total.audio_completion_tokens += _count(completion_details, "audio_tokens")
 
     # -- tools -------------------------------------------------------------------------------------
 
@@ -382,61 +308,37 @@ class TurnEngine:
     def _reply(
         self,
         state: _TurnState,
-        message: ModelMessage,
+        answer: Answer,
         input_transcript: str | None,
         customer: str | None,
     ) -> Reply:
-        audio = message.audio
-        extra: dict[str, Any] = {}
-        if audio is not None:
-            try:
-                wav = base64.b64decode(audio.data, validate=True)
-            except ValueError:
-                raise TurnError(
-                    "The spoken answer arrived damaged; please try again.", code="bad_audio"
-                ) from None
-            transcript, audio_id, expires_at = audio.transcript, audio.id, audio.expires_at
-        elif message.content:
-            # A reply in text only still answers the question; say that there is no speech.
-            wav, transcript, audio_id, expires_at = b"", message.content, None, None
-            extra["warning"] = "The model answered in text only, without speech."
-        elif message.unreadable:
-            raise TurnError(
-                "The model sent an answer that could not be read; please try again.",
-                code="unreadable_answer",
-            )
-        else:
-            raise TurnError(
-                "The model sent an empty answer; please try again.", code="empty_answer"
-            )
-        if message.cut:
-            extra["warning"] = (
-                f"The model's answer was cut to its first {MAX_TEXT_CHARS:,} characters."
-            )
+        extra: dict[str, Any] = {"delivery": answer.delivery}
+        if answer.warning:
+            extra["warning"] = answer.warning
         state.usage.cost_usd = cost_usd(
             state.usage, self.client.price_model, self.settings.voicedesk_prices
         )
         return Reply(
             input_transcript=input_transcript,
-            transcript=transcript,
-            audio_wav=wav,
-            audio_id=audio_id,
-            expires_at=expires_at,
+            transcript=answer.transcript,
+            audio_wav=answer.audio_wav,
+            audio_id=answer.audio_id,
+            expires_at=answer.expires_at,
             tool_calls=state.tool_calls,
             stages=state.stages,
             usage=state.usage,
-            provider=self.client.provider,
-            model=self.client.model,
+            provider=self.mode.provider,
+            model=self.mode.model,
             customer=customer,
             extra=extra,
             actions=state.binding.actions,
         )
 
 
-def _count(holder: Any, name: str) -> int:
-    """A token count from the reply's usage, or 0 when it is missing or not a count."""
-    value = getattr(holder, name, None)
-    return value if type(value) is int and value >= 0 else 0
+def _say_heard(state: _TurnState, done: Future[str | None]) -> None:
+    """A `heard` event with the question's words, from the transcription's thread."""
+    if not done.cancelled() and done.exception() is None and done.result():
+        state.emit(Event("heard", "transcribe", "Heard the question", data=done.result()))
 
 
 def _size(text: Any) -> str:

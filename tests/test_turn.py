@@ -58,7 +58,8 @@ def test_direct_spoken_answer(chat_double, engine_for):
     assert reply.tool_calls == []
     sent = chat_double.chat_requests[0].json
     assert sent["modalities"] == ["text", "audio"]
-    assert sent["audio"] == {"voice": "alloy", "format": "wav"}
+    assert sent["audio"] == {"voice": "alloy", "format": "pcm16"}  # streamed
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
     assert sent["tool_choice"] == "auto"
     assert "functions" not in sent and {t["function"]["name"] for t in sent["tools"]} >= {
         "get_player_summary", "search_help_center", "register_grievance",

@@ -80,13 +80,21 @@ class Tool:
     # The system behind the tool, for its lane (tools/lanes.py): "the help-centre search".
     service: str = "this tool"
 
-    def schema(self) -> dict[str, Any]:
-        """The Chat Completions `tools[]` entry (the current tools API, not `functions`)."""
+    def parameters(self) -> dict[str, Any]:
+        """The JSON schema of the arguments, as every API takes it (each voice mode wraps it in
+        its own API's shape: assistant/chatcmpl.py for Chat Completions)."""
         params = self.args_model.model_json_schema()
         params.pop("title", None)
         for prop in params.get("properties", {}).values():
             prop.pop("title", None)
+        return params
+
+    def schema(self) -> dict[str, Any]:
+        """The Chat Completions `tools[]` entry (the current tools API, not `functions`)."""
         return {
             "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": params},
-        }
+            "function": {
+                "name": self.name, "description": self.description,
+                "parameters": self.parameters(),
+            },
+        }  # fmt: skip

@@ -3,6 +3,8 @@
 Call 1 (a question, spoken or typed) -> the router chooses tools -> a `tool_calls` reply.
 Call 2 (the same messages + tool results) -> a spoken answer composed from those results.
 No tool needed, or a question back ("Which player is this about?") -> a spoken answer at once.
+With `stream=true` each answer comes as `chat.completion.chunk`s; a spoken one sentence by
+sentence (PCM16 at 24 kHz), the first sent while the voice is still saying the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +35,9 @@ log = logging.getLogger(__name__)
 CUSTOMER_LINE = re.compile(r"^Customer being helped:\s*([A-Za-z0-9_.\-]{1,64})\s*$", re.MULTILINE)
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's limit for an uploaded recording
 MAX_RECORDING_S = 600.0  # the longest the app can be set to send (VOICEDESK_MAX_SECONDS)
+AUDIO_PIECE_BYTES = 12_000  # a streamed audio delta: 0.25 s of PCM16 at 24 kHz
+STREAM_RATE = 24_000
+Chunks = Iterator[dict[str, Any]]
 
 
 @dataclass
@@ -107,8 +113,9 @@ class OfflineEngine:
 
     # ---- requests ----------------------------------------------------------------------
 
-    def chat(self, body: Any) -> dict[str, Any]:
-        """A Chat Completions response body for a request body (raises OfflineAPIError)."""
+    def chat(self, body: Any) -> dict[str, Any] | Chunks:
+        """A Chat Completions response body for a request body, or with `stream=true` an
+        iterator of its chunks (raises OfflineAPIError before the first)."""
         request = protocol.parse_chat_request(body)
         trace = TurnTrace()
         self.last_trace = trace
@@ -136,7 +143,8 @@ class OfflineEngine:
             trace.question, trace.decision = decision.question, decision.kind
             trace.timings_ms["route"] = _ms(started) - trace.timings_ms.get("stt", 0.0)
             if decision.kind == "tools":
-                return self._tool_calls(request, decision, prompt_text, audio_s)
+                whole = self._tool_calls(request, decision, prompt_text, audio_s)
+                return _maybe_streamed(request, whole)
             reply = decision.say or ""
             if decision.kind == "clarify":
                 self._remember_clarification(reply)
@@ -250,13 +258,21 @@ class OfflineEngine:
         prompt_text: int,
         audio_s: float,
         trace: TurnTrace,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | Chunks:
         reply = reply.strip() or "Sorry, I have no answer for that."
         if not request.wants_audio:
             use = protocol.usage(
                 prompt_text, protocol.audio_tokens(audio_s), protocol.text_tokens(reply), 0
             )
-            return protocol.completion(request.model, protocol.text_message(reply), "stop", use)
+            whole = protocol.completion(request.model, protocol.text_message(reply), "stop", use)
+            return _maybe_streamed(request, whole)
+        if request.stream:
+            sentences = _sentences(reply)
+            try:
+                pieces = self.tts.stream([compose.for_speech(s) for s in sentences])
+            except ModelUnavailable as exc:
+                raise OfflineAPIError(str(exc), status=503, type="server_error") from exc
+            return self._spoken_chunks(request, sentences, pieces, prompt_text, audio_s, trace)
         started = time.perf_counter()
         try:
             wav = self.tts.wav(compose.for_speech(reply))
@@ -271,6 +287,62 @@ class OfflineEngine:
             protocol.audio_tokens(duration_s(wav)),
         )
         return protocol.completion(request.model, message, "stop", use)
+
+    def _spoken_chunks(
+        self,
+        request: ChatRequest,
+        sentences: list[str],
+        pieces: Iterator[tuple[int, bytes]],
+        prompt_text: int,
+        audio_s: float,
+        trace: TurnTrace,
+    ) -> Chunks:
+        """The answer's chunks: each sentence's words, then its sound as soon as it is voiced."""
+        head = protocol.stream_head(request.model)
+        started = time.perf_counter()
+        opening = {"id": protocol.audio_id(), "transcript": ""}
+        yield protocol.chunk(head, {"role": "assistant", "content": None, "audio": opening})
+        said, samples = 0, 0
+        for n, pcm in pieces:
+            if n >= said:  # the words of a sentence go just before its sound
+                yield protocol.chunk(head, {"audio": {"transcript": _words(sentences, said, n)}})
+                said = n + 1
+            if not samples:
+                trace.timings_ms["first_audio"] = _ms(started)
+            samples += len(pcm) // 2
+            for start in range(0, len(pcm), AUDIO_PIECE_BYTES):
+                data = base64.b64encode(pcm[start : start + AUDIO_PIECE_BYTES]).decode("ascii")
+                yield protocol.chunk(head, {"audio": {"data": data}})
+        trace.timings_ms["tts"] = _ms(started)
+        closing: dict[str, Any] = {"expires_at": protocol.expires_at()}
+        if said < len(sentences):  # sentences with nothing to say still belong to the text
+            closing["transcript"] = _words(sentences, said, len(sentences) - 1)
+        yield protocol.chunk(head, {"audio": closing})
+        yield protocol.chunk(head, {}, "stop")
+        if request.include_usage:
+            seconds = samples / STREAM_RATE
+            said_text = " ".join(sentences)
+            use = protocol.usage(
+                prompt_text,
+                protocol.audio_tokens(audio_s),
+                protocol.text_tokens(said_text),
+                protocol.audio_tokens(seconds),
+            )
+            yield protocol.usage_chunk(head, use)
+
+
+def _maybe_streamed(request: ChatRequest, whole: dict[str, Any]) -> dict[str, Any] | Chunks:
+    return iter(protocol.as_chunks(whole, request.include_usage)) if request.stream else whole
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?;])\s+", text.strip()) if s]
+
+
+def _words(sentences: list[str], first: int, last: int) -> str:
+    """Sentences first..last as transcript text, with the space that joins them to what came
+    before."""
+    return (" " if first else "") + " ".join(sentences[first : last + 1])
 
 
 def _quietly(step: Any) -> None:

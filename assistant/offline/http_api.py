@@ -1,7 +1,9 @@
 """HTTP in front of the engine, shared by the in-process transport and the loopback server.
 
 Routes: POST /v1/chat/completions (JSON), POST /v1/audio/transcriptions (multipart form),
-GET /v1/models, GET /v1/offline/status. Every failure is an OpenAI-shaped error body. The checks
+GET /v1/models, GET /v1/offline/status. Every failure is an OpenAI-shaped error body; a streamed
+answer (`stream=true`) is server-sent events, its body an iterator of byte strings, and a
+failure after its first event ends it with an error event. The checks
 here (media type, body size and shape, field types) hold on both paths; the socket's own (host,
 key, origin, slow or malformed requests) are in `server.py`.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -22,6 +25,8 @@ from assistant.offline.protocol import ENGINE_MODELS, OfflineAPIError
 log = logging.getLogger(__name__)
 JSON = "application/json"
 FORM = "multipart/form-data"
+EVENTS = "text/event-stream"
+Body = bytes | Iterator[bytes]
 MB = 1024 * 1024
 MAX_JSON_BODY = 36 * MB  # a 25 MB recording in base64 (33.3 MB), plus the messages
 MAX_FORM_BODY = MAX_AUDIO_BYTES + 1 * MB
@@ -42,8 +47,9 @@ def _route(path: str) -> str:
 
 def dispatch(
     engine: OfflineEngine, method: str, path: str, content_type: str, body: bytes
-) -> tuple[int, str, bytes]:
-    """(status, content type, body) for one HTTP request."""
+) -> tuple[int, str, Body]:
+    """(status, content type, body) for one HTTP request; the body of a streamed answer is an
+    iterator of server-sent events."""
     route = _route(path)
     try:
         if len(body) > body_limit(path):
@@ -51,7 +57,10 @@ def dispatch(
         if route == "/chat/completions":
             _need(method, "POST")
             _need_type(content_type, JSON)
-            return _json(200, engine.chat(load_json(body)))
+            answer = engine.chat(load_json(body))
+            if isinstance(answer, dict):
+                return _json(200, answer)
+            return 200, EVENTS, events(answer)
         if route == "/audio/transcriptions":
             _need(method, "POST")
             _need_type(content_type, FORM)
@@ -75,6 +84,26 @@ def dispatch(
             "The offline engine failed to answer; see its log.", status=500, type="server_error"
         )
         return _json(500, error.body())
+
+
+def events(chunks: Iterable[Any]) -> Iterator[bytes]:
+    """Each chunk as a server-sent event, then `[DONE]`; a failure midway (the status is sent)
+    as an error event in OpenAI's shape."""
+    try:
+        for chunk in chunks:
+            yield b"data: " + json.dumps(chunk, ensure_ascii=False).encode("utf-8") + b"\n\n"
+    except OfflineAPIError as exc:
+        yield b"data: " + json.dumps(exc.body()).encode("utf-8") + b"\n\n"
+        return
+    except Exception:
+        log.exception("offline engine failed while streaming")
+        error = OfflineAPIError(
+            "The offline engine failed to finish the answer; see its log.",
+            status=500, type="server_error",
+        )  # fmt: skip
+        yield b"data: " + json.dumps(error.body()).encode("utf-8") + b"\n\n"
+        return
+    yield b"data: [DONE]\n\n"
 
 
 def _need(method: str, wanted: str) -> None:

@@ -1,7 +1,7 @@
 """The Chat Completions and transcription wire format, as the offline engine speaks it.
 
-Requests are checked for what the engine can honour; anything it cannot (streaming, several
-choices, an audio format other than WAV) is refused with an OpenAI-shaped 400 error, so a
+Requests are checked for what the engine can honour; anything it cannot (several choices,
+an audio format other than WAV, or than PCM16 when streaming, as OpenAI) is refused with an OpenAI-shaped 400 error, so a
 client learns at once instead of getting something half right.
 """
 
@@ -53,9 +53,12 @@ class ChatRequest:
     tool_choice: Any
     wants_audio: bool
     voice: str | None
+    stream: bool = False  # answer as server-sent events of chat.completion.chunk objects
+    include_usage: bool = False  # stream_options.include_usage: a last chunk with the usage
 
 
-_UNSUPPORTED_TRUE = ("stream", "logprobs")
+_UNSUPPORTED_TRUE = ("logprobs",)
+STREAM_FORMAT = "pcm16"  # as OpenAI: streamed audio is PCM16 mono at 24 kHz, nothing else
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -98,7 +101,17 @@ def parse_chat_request(body: Any) -> ChatRequest:
             "The audio parameter is required when modalities includes 'audio'.", param="audio"
         )
     voice = None
-    if wants_audio:
+    stream = bool(body.get("stream"))
+    if wants_audio and stream:
+        if audio.get("format") != STREAM_FORMAT:
+            raise _unsupported(
+                "audio.format",
+                f"Unsupported value: 'audio.format' does not support '{audio.get('format')}' "
+                "when stream=true. Supported values are: 'pcm16'.",
+                code="unsupported_value",
+            )
+        voice = audio.get("voice")
+    elif wants_audio:
         if audio.get("format") != "wav":
             raise _unsupported(
                 "audio.format",
@@ -116,7 +129,10 @@ def parse_chat_request(body: Any) -> ChatRequest:
         isinstance(tool_choice, dict) and (tool_choice.get("function") or {}).get("name")
     ):
         raise OfflineAPIError("tool_choice is not valid.", param="tool_choice")
-    return ChatRequest(model, messages, tools, tool_choice, wants_audio, voice)
+    options = body.get("stream_options")
+    include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
+    return ChatRequest(model, messages, tools, tool_choice, wants_audio, voice, stream,
+                       include_usage)  # fmt: skip
 
 
 def _unsupported(param: str, message: str, code: str = "unsupported_parameter") -> OfflineAPIError:
@@ -202,3 +218,43 @@ def audio_message(transcript: str, wav_b64: str) -> dict[str, Any]:
 
 def text_message(text: str) -> dict[str, Any]:
     return {"role": "assistant", "content": text, "refusal": None}
+
+
+def chunk(head: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> dict:
+    """One `chat.completion.chunk` of a streamed answer; `head` is its completion's id, etc."""
+    choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+    return {**head, "object": "chat.completion.chunk", "choices": [choice]}
+
+
+def usage_chunk(head: dict[str, Any], use: dict[str, Any]) -> dict:
+    return {**head, "object": "chat.completion.chunk", "choices": [], "usage": use}
+
+
+def stream_head(model: str) -> dict[str, Any]:
+    return {
+        "id": new_id("chatcmpl-"),
+        "created": int(time.time()),
+        "model": model,
+        "service_tier": "default",
+        "system_fingerprint": "voicedesk-offline",
+    }
+
+
+def as_chunks(whole: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
+    """A whole completion without audio (tool calls, or text) as the chunks of a stream."""
+    head = {k: whole[k] for k in ("id", "created", "model", "service_tier", "system_fingerprint")}
+    choice = whole["choices"][0]
+    message = choice["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+    chunks = [chunk(head, delta), chunk(head, {}, choice["finish_reason"])]
+    return chunks + ([usage_chunk(head, whole["usage"])] if include_usage else [])
+
+
+def audio_id() -> str:
+    return new_id("audio_")
+
+
+def expires_at() -> int:
+    return int(time.time()) + AUDIO_TTL_S

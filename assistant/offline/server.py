@@ -186,7 +186,10 @@ def _handler(engine: OfflineEngine, api_key: str | None, hosts: frozenset[str]) 
             status, content_type, payload = dispatch(
                 engine, self.command, self.path, self.headers.get("content-type", ""), body
             )
-            self._send(status, content_type, payload)
+            if isinstance(payload, bytes):
+                self._send(status, content_type, payload)
+            else:
+                self._send_events(status, content_type, payload)
 
         def _checked_body(self) -> bytes | None:
             _check_host(self.headers.get_all("host") or [], hosts)
@@ -219,6 +222,27 @@ def _handler(engine: OfflineEngine, api_key: str | None, hosts: frozenset[str]) 
             self.end_headers()
             if self.command != "HEAD" and self.request_version != "HTTP/0.9":
                 self.wfile.write(payload)
+
+        def _send_events(self, status: int, content_type: str, events) -> None:
+            """A streamed answer: each event written as soon as it is made; the end of the
+            connection ends the body (no length is known in advance)."""
+            self.close_connection = True
+            self.connection.settimeout(WRITE_TIMEOUT_S)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for event in events:
+                    self.wfile.write(event)
+                    self.wfile.flush()
+            except OSError:  # the client went away: stop voicing the rest
+                log.info("streamed answer not taken to its end by %s", self.address_string())
+            finally:
+                close = getattr(events, "close", None)
+                if close is not None:
+                    close()
 
         def send_error(self, code: int, message: str | None = None, explain=None) -> None:
             """http.server's own refusals (bad request line, headers, method), OpenAI-shaped."""

@@ -7,16 +7,18 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from assistant.offline.compose import clauses
 from assistant.offline.loading import LazyModel, ModelUnavailable
-from assistant.offline.wavio import encode_wav
+from assistant.offline.wavio import decode_wav, encode_wav, resample
 
 PHRASE_WORDS = 14
 PHRASE_PAUSE_S = 0.12
+STREAM_RATE = 24_000  # streamed answers are PCM16 mono at 24 kHz, as OpenAI streams them
 
 
 class PiperSpeaker:
@@ -64,6 +66,23 @@ class PiperSpeaker:
             pieces += [audio, pause]
         audio = np.concatenate(pieces) if pieces else np.zeros(rate // 10, dtype=np.float32)
         return encode_wav(audio, rate)
+
+    def stream(self, sentences: Sequence[str]) -> Iterator[tuple[int, np.ndarray, int]]:
+        """(sentence index, float32 audio, rate) phrase by phrase, in order, as each is voiced:
+        the phrases are all queued at once, so the pool voices the next two while the first is
+        sent (and played)."""
+        ids = [
+            (n, self.voice.phonemes_to_ids(phonemes))
+            for n, sentence in enumerate(sentences)
+            for phrase in phrases(sentence)
+            for phonemes in self.voice.phonemize(phrase)
+            if phonemes
+        ]
+        rate = self.voice.config.sample_rate
+        pause = np.zeros(int(rate * PHRASE_PAUSE_S), dtype=np.float32)
+        voiced = self._pool.map(self._voiced, [phoneme_ids for _, phoneme_ids in ids])
+        for (n, _), audio in zip(ids, voiced, strict=True):
+            yield n, np.concatenate([audio, pause]), rate
 
     def _voiced(self, phoneme_ids: list[int]) -> np.ndarray:
         audio = self.voice.phoneme_ids_to_audio(phoneme_ids)
@@ -137,6 +156,34 @@ class TextToSpeech:
     def wav(self, text: str) -> bytes:
         return self.model.get().wav(text)
 
+    def stream(self, sentences: Sequence[str]) -> Iterator[tuple[int, bytes]]:
+        """(sentence index, PCM16 mono at 24 kHz) piece by piece, each as soon as it is voiced.
+        The voice is loaded before the first piece is asked for (ModelUnavailable is raised
+        here, not midway)."""
+        speaker = self.model.get()
+        return self._pieces(speaker, sentences)
+
+    @staticmethod
+    def _pieces(speaker, sentences: Sequence[str]) -> Iterator[tuple[int, bytes]]:
+        if hasattr(speaker, "stream"):
+            pieces = speaker.stream(sentences)
+        else:  # a voice that says a whole text at once: one sentence at a time
+            pieces = ((n, decode_wav_at_own_rate(speaker.wav(s))) for n, s in enumerate(sentences))
+            pieces = ((n, audio, rate) for n, (audio, rate) in pieces)
+        for n, audio, rate in pieces:
+            audio = resample(audio, rate, STREAM_RATE)
+            yield n, (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
     def warm(self) -> None:
         """Load the voice and say one word, so the first answer does not pay for first-run setup."""
         self.wav("Ready.")
+
+
+def decode_wav_at_own_rate(data: bytes) -> tuple[np.ndarray, int]:
+    """A WAV's samples (mono float32) at its own rate."""
+    import io
+    import wave
+
+    with wave.open(io.BytesIO(data), "rb") as reader:
+        rate = reader.getframerate()
+    return decode_wav(data, rate), rate

@@ -5,7 +5,9 @@ Requests are checked strictly, the way api.openai.com checks them:
   answers "Unrecognized request argument supplied" / "Additional properties are not allowed");
 * rules the server enforces that the schema cannot express (`REQUEST_RULES` at the end).
 Responses are checked against the schema as published (open objects): clients must tolerate
-fields the schema does not list yet (e.g. `delta.audio` when streaming, Azure's filter results).
+fields the schema does not list yet (Azure's filter results). A stream chunk is also checked
+against the schema derived from the SDK's own chunk type (chunk_schema.py), which has the
+`delta.audio` the published one lacks, and each `delta.audio.data` must be base64 on its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 SCHEMA_FILE = Path(__file__).with_name("openai_chat.schema.json")
+CHUNK_SCHEMA_FILE = Path(__file__).with_name("openai_chat_chunk.schema.json")
 REQUEST = "CreateChatCompletionRequest"
 RESPONSE = "CreateChatCompletionResponse"
 STREAM_CHUNK = "CreateChatCompletionStreamResponse"
@@ -65,9 +68,28 @@ def request_errors(body: Any) -> list[str]:
 def response_errors(body: Any) -> list[str]:
     chunk = isinstance(body, dict) and body.get("object") == "chat.completion.chunk"
     errors = schema_errors(STREAM_CHUNK if chunk else RESPONSE, body)
-    if errors or chunk:
-        return errors
-    return _audio_data_errors(body)
+    if chunk:
+        return errors or _chunk_errors(body)
+    return errors or _audio_data_errors(body)
+
+
+def _chunk_errors(body: dict[str, Any]) -> list[str]:
+    """What the published schema cannot see in a chunk: `delta.audio` (SDK-derived schema), and
+    each audio delta's data decoding on its own (a client decodes chunk by chunk)."""
+    found = sorted(
+        _chunk_validator().iter_errors(_shorten(body)), key=lambda e: _sort_key(e.absolute_path)
+    )
+    errors = [line for error in found for line in _explain(error)]
+    for i, choice in enumerate(body["choices"]):
+        data = ((choice.get("delta") or {}).get("audio") or {}).get("data")
+        if isinstance(data, str) and _b64(data) is None:
+            errors.append(f"body.choices[{i}].delta.audio.data: not valid base64 on its own")
+    return errors
+
+
+@cache
+def _chunk_validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(CHUNK_SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
 def schema_errors(name: str, body: Any, *, closed: bool = False) -> list[str]:
@@ -295,6 +317,17 @@ def _input_audio_decodes(body: dict[str, Any]) -> list[str]:
     return errors
 
 
+def _streamed_audio_is_pcm16(body: dict[str, Any]) -> list[str]:
+    """OpenAI streams audio as PCM16 only; its words for anything else."""
+    fmt = (body.get("audio") or {}).get("format")
+    if body.get("stream") and "audio" in (body.get("modalities") or []) and fmt != "pcm16":
+        return [
+            f"body.audio.format: Unsupported value: 'audio.format' does not support '{fmt}' "
+            "when stream=true. Supported values are: 'pcm16'."
+        ]
+    return []
+
+
 def _audio_data_errors(body: dict[str, Any]) -> list[str]:
     errors = []
     for i, choice in enumerate(body["choices"]):
@@ -317,4 +350,5 @@ REQUEST_RULES = (
     _function_names,
     _tool_messages_answer_tool_calls,
     _input_audio_decodes,
+    _streamed_audio_is_pcm16,
 )

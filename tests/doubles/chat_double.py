@@ -10,7 +10,13 @@ as is anything else the real service would refuse (no key, no api-version on Azu
 path) or would never answer (audio nobody asked for, a call to a tool nobody offered), and
 anything the double cannot honour (nothing scripted). Every body it serves is checked against
 the response schema first, except a `reply_unchecked` step (for hostile-reply tests).
-`stream=True` is served as server-sent events.
+`stream=True` is served as server-sent events, each chunk checked first (against the published
+schema and one derived from the SDK's own chunk type, which knows `delta.audio`). Streamed
+audio is PCM16 mono at 24 kHz in chunks of CHUNK_SAMPLES, each base64-encoded on its own (so most
+end in padding), at the `pace` set: the first chunk after `first_chunk_s`, the rest as fast as
+speech `realtime`× real time is generated (a whole answer waits for all of it). As OpenAI does,
+`stream=true` with any audio format but pcm16 is refused (400); `refuse_streamed_audio = True`
+plays a provider or model that cannot stream audio at all.
 
 Replies come from a queue, one per request, in order (`reply_tool_calls`, `reply_audio`, ...).
 When the queue is empty, `policy="scripted"` answers 500 and records a violation, and
@@ -46,10 +52,12 @@ import threading
 import time
 import wave
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import soxr
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -70,6 +78,25 @@ CONTENT_FILTERED = (
     "policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766"
 )
 Calls = Iterable[tuple[str, "dict[str, Any] | str"]]
+STREAM_RATE = 24_000  # what OpenAI streams: PCM16 mono at 24 kHz
+CHUNK_SAMPLES = 2_401  # 0.1 s and a sample: 4,802 bytes, whose base64 ends in "=="
+ARGUMENT_PIECE = 7  # characters of a tool call's arguments per delta
+NO_STREAMED_AUDIO = (
+    "Streaming is not supported for audio output with this model; set stream to false."
+)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast the double "generates" an answer: the first chunk after `first_chunk_s`, then
+    audio at `realtime` times real time (None: at once)."""
+
+    first_chunk_s: float = 0.0
+    realtime: float | None = None
+
+    def ready_after(self, audio_s: float) -> float:
+        """Seconds after the request at which audio up to `audio_s` has been generated."""
+        return self.first_chunk_s + (audio_s / self.realtime if self.realtime else 0.0)
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,9 @@ class RecordedRequest:
     form: dict[str, str] = field(default_factory=dict)  # multipart fields
     files: dict[str, UploadedFile] = field(default_factory=dict)
     status: int | None = None  # what the double answered (0: it hung up)
+    # When each streamed chunk was generated (time.monotonic()) and what it carried
+    # ("role", "text", "tool", "audio", "end", "usage").
+    generated: list[tuple[float, str]] = field(default_factory=list)
     connection: Any = field(default=None, repr=False, compare=False)  # the socket, to hang up
 
     @property
@@ -114,10 +144,13 @@ class ChatDouble:
     """See the module docstring. Start it (or use it as a context manager), point a client at
     `base_url` or `azure_endpoint`, script replies, then assert on `requests` and `violations`."""
 
-    def __init__(self, policy: str = "scripted", *, port: int = 0):
+    def __init__(self, policy: str = "scripted", *, port: int = 0, pace: Pace | None = None):
         if policy not in ("scripted", "auto"):
             raise ValueError("policy must be 'scripted' or 'auto'")
         self.policy = policy
+        self.pace = pace or Pace()
+        self.refuse_streamed_audio = False
+        self.cut_after: int | None = None  # end the next stream after this many chunks
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
         self.server = _Server(host="127.0.0.1", port=port, threaded=True)
@@ -221,13 +254,15 @@ class ChatDouble:
             "choices": [choice],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
-        body = json.dumps({**completion, **fields})
-        for key, raw in (splice or {}).items():
-            body = body.replace(json.dumps(key), raw)
-        return self._push(
-            "chat",
-            lambda r: self._answer(r, Response(body, 200, mimetype="application/json")),
-        )
+        body = _spliced(json.dumps({**completion, **fields}), splice)
+        events = _spliced(_unchecked_events(completion, message, fields), splice)
+
+        def serve(rec: RecordedRequest) -> Response:
+            if rec.json.get("stream"):  # the same message, as one delta of a stream
+                return self._answer(rec, Response(events, mimetype="text/event-stream"))
+            return self._answer(rec, Response(body, 200, mimetype="application/json"))
+
+        return self._push("chat", serve)
 
     def fail(
         self,
@@ -299,6 +334,11 @@ class ChatDouble:
         errors = request_errors(rec.json)
         if errors:
             return self._refuse(rec, 400, "Invalid request: " + "; ".join(errors), errors)
+        streamed_audio = rec.json.get("stream") and "audio" in (rec.json.get("modalities") or [])
+        if streamed_audio and self.refuse_streamed_audio:  # as the provider would: no violation
+            body = _error_body(400, NO_STREAMED_AUDIO, "unsupported_value")
+            body["error"]["param"] = "stream"
+            return self._answer(rec, Response(json.dumps(body), 400, mimetype="application/json"))
         return self._next("chat", rec)
 
     def _transcription(self, rec: RecordedRequest) -> Response:
@@ -388,17 +428,34 @@ class ChatDouble:
             "service_tier": "default",
             "system_fingerprint": "fp_chat_double",
         }
-        if not rec.json.get("stream"):
+        pcm = _pcm24k(base64.b64decode(message["audio"]["data"])) if message.get("audio") else b""
+        if not rec.json.get("stream"):  # the whole answer, once all of it is generated
+            self._stopping.wait(self.pace.ready_after(len(pcm) / 2 / STREAM_RATE))
             return self._serve_json(rec, body, 200, check=response_errors)
         include_usage = (rec.json.get("stream_options") or {}).get("include_usage", False)
-        chunks = _stream_chunks(body, include_usage)
-        errors = [error for chunk in chunks for error in response_errors(chunk)]
-        if errors:  # a bug in the double: never serve a shape OpenAI would not
-            return self._refuse(
-                rec, 500, "the double's stream breaks the schema", errors, retry=False
-            )
-        events = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
-        return self._answer(rec, Response(events, mimetype="text/event-stream"))
+        timed = _stream_chunks(body, include_usage, pcm)
+        return self._answer(rec, Response(self._paced(rec, timed), mimetype="text/event-stream"))
+
+    def _paced(
+        self, rec: RecordedRequest, timed: list[tuple[float, str, dict[str, Any]]]
+    ) -> Iterator[str]:
+        """Each chunk as an event once it has been "generated" and checked, then [DONE]. A chunk
+        that breaks the schema (a bug in the double) is a violation and ends the stream."""
+        started = time.monotonic()
+        with self._lock:
+            cut, self.cut_after = self.cut_after, None
+        for audio_s, what, chunk in timed[:cut]:
+            errors = response_errors(chunk)  # checked while "generating", as it goes out
+            if errors:
+                self._violate(rec, ["the double's stream breaks the schema", *errors])
+                return
+            wait = started + self.pace.ready_after(audio_s) - time.monotonic()
+            if wait > 0 and self._stopping.wait(wait):
+                return
+            rec.generated.append((time.monotonic(), what))
+            yield f"data: {json.dumps(chunk)}\n\n"
+        if cut is None:
+            yield "data: [DONE]\n\n"
 
     def _transcript(self, rec: RecordedRequest, text: str) -> Response:
         if rec.form.get("response_format") == "text":
@@ -556,38 +613,96 @@ def _auto_answer(messages: list[dict[str, Any]]) -> str:
     return f"You asked: {question}" if question else "I heard your recording."
 
 
-def _stream_chunks(body: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
-    """A completion as OpenAI streams it: role, then content/tool/audio deltas, then finish."""
+def _stream_chunks(
+    body: dict[str, Any], include_usage: bool, pcm: bytes
+) -> list[tuple[float, str, dict[str, Any]]]:
+    """A completion as OpenAI streams it, each chunk with the seconds of audio generated before
+    it and what it carries: role; content words; tool calls (name, then their arguments in
+    pieces, the calls interleaved); audio (id, then transcript words and PCM chunks in turn,
+    then the expiry); the finish; the usage."""
     choice = body["choices"][0]
     message = choice["message"]
-    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": message["content"] and ""}]
-    deltas += [{"content": word} for word in re.findall(r"\S+\s*", message["content"] or "")]
+    deltas: list[tuple[float, str, dict[str, Any]]] = [
+        (0.0, "role", {"role": "assistant", "content": message["content"] and ""})
+    ]
+    deltas += [(0.0, "text", {"content": w}) for w in _words(message["content"] or "")]
+    pieces: list[list[dict[str, Any]]] = []
     for i, call in enumerate(message.get("tool_calls") or []):
         name, arguments = call["function"]["name"], call["function"]["arguments"]
         first = {"index": i, "id": call["id"], "type": "function"}
-        deltas.append({"tool_calls": [{**first, "function": {"name": name, "arguments": ""}}]})
-        deltas.append({"tool_calls": [{"index": i, "function": {"arguments": arguments}}]})
+        parts = [{**first, "function": {"name": name, "arguments": ""}}]
+        parts += [
+            {"index": i, "function": {"arguments": arguments[n : n + ARGUMENT_PIECE]}}
+            for n in range(0, len(arguments), ARGUMENT_PIECE)
+        ]
+        pieces.append(parts)
+    for step in itertools.zip_longest(*pieces):  # parallel calls arrive interleaved
+        deltas += [(0.0, "tool", {"tool_calls": [part]}) for part in step if part]
     if audio := message.get("audio"):
-        deltas.append({"audio": {k: audio[k] for k in ("id", "transcript", "expires_at")}})
-        data, size = audio["data"], 32768  # a multiple of 4: each piece is valid base64
-        deltas += [{"audio": {"data": data[i : i + size]}} for i in range(0, len(data), size)]
+        deltas.append((0.0, "audio", {"audio": {"id": audio["id"], "transcript": ""}}))
+        step = CHUNK_SAMPLES * 2
+        spans = range(0, len(pcm), step)
+        words = _words(audio["transcript"])
+        per_chunk = max(1, math.ceil(len(words) / max(1, len(spans))))
+        for n, start in enumerate(spans):
+            said = "".join(words[n * per_chunk : (n + 1) * per_chunk])
+            seconds = start / 2 / STREAM_RATE
+            if said:
+                deltas.append((seconds, "text", {"audio": {"transcript": said}}))
+            data = base64.b64encode(pcm[start : start + step]).decode("ascii")
+            deltas.append((seconds, "audio", {"audio": {"data": data}}))
+        left = "".join(words[len(spans) * per_chunk :])
+        done = len(pcm) / 2 / STREAM_RATE
+        if left:
+            deltas.append((done, "text", {"audio": {"transcript": left}}))
+        deltas.append((done, "audio", {"audio": {"expires_at": audio["expires_at"]}}))
+    end = deltas[-1][0]
     head = {
         key: body[key] for key in ("id", "created", "model", "service_tier", "system_fingerprint")
     }
-    chunks = [
-        {
-            **head,
-            "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}],
-        }
-        for delta in [*deltas, {}]
-    ]
-    chunks[-1]["choices"][0]["finish_reason"] = choice["finish_reason"]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+        return {**head, "object": "chat.completion.chunk", "choices": choices}
+
+    timed = [(seconds, what, chunk(delta)) for seconds, what, delta in deltas]
+    timed.append((end, "end", chunk({}, choice["finish_reason"])))
     if include_usage:  # a last chunk with no choices, as OpenAI sends it
-        chunks.append(
-            {**head, "object": "chat.completion.chunk", "choices": [], "usage": body["usage"]}
-        )
-    return chunks
+        usage = {**head, "object": "chat.completion.chunk", "choices": [], "usage": body["usage"]}
+        timed.append((end, "usage", usage))
+    return timed
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\S+\s*", text)
+
+
+def _pcm24k(wav_bytes: bytes) -> bytes:
+    """Any mono 16-bit WAV as PCM16 at 24 kHz, as OpenAI streams audio."""
+    with wave.open(io.BytesIO(wav_bytes)) as reader:
+        rate, frames = reader.getframerate(), reader.readframes(reader.getnframes())
+    samples = np.frombuffer(frames[: len(frames) // 2 * 2], "<i2").astype(np.float32) / 32768
+    if rate != STREAM_RATE:
+        samples = soxr.resample(samples, rate, STREAM_RATE)
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def _spliced(text: str, splice: dict[str, str] | None) -> str:
+    for key, raw in (splice or {}).items():
+        text = text.replace(json.dumps(key), raw)
+    return text
+
+
+def _unchecked_events(completion: dict[str, Any], message: Any, fields: dict[str, Any]) -> str:
+    """A hostile completion as a stream: its message as the one delta (unchanged, however odd),
+    its other fields on that chunk, its usage on a last chunk of its own."""
+    head = {key: completion[key] for key in ("id", "created", "model")}
+    choice = {"index": 0, "delta": message, "finish_reason": "stop", "logprobs": None}
+    first = {**head, "object": "chat.completion.chunk", "choices": [choice]}
+    first.update({k: v for k, v in fields.items() if k != "usage"})
+    usage = fields.get("usage", completion["usage"])
+    last = {**head, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in (first, last)) + "data: [DONE]\n\n"
 
 
 def _tokens(text: str) -> int:

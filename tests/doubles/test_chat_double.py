@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from tests.doubles import speech
-from tests.doubles.chat_double import AUTO_AUDIO_QUERY, AUTO_TRANSCRIPT, ChatDouble
+from tests.doubles.chat_double import AUTO_AUDIO_QUERY, AUTO_TRANSCRIPT, ChatDouble, Pace
 from tests.doubles.speech import tone_wav, wav_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,38 +128,97 @@ def test_a_text_answer_when_audio_was_asked(chat_double):
     assert message.content == "Twelve games." and message.audio is None
 
 
-def test_streamed_audio_and_tool_calls_reassemble(chat_double):
-    chat_double.reply_tool_calls([("search_help_center", {"query": "bonus"})])
-    chat_double.reply_audio("Here is the answer.")
-    api = client(chat_double)
+STREAMED = {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "pcm16"}}
+
+
+def test_streamed_tool_calls_arrive_in_pieces_that_reassemble_by_index(chat_double):
+    chat_double.reply_tool_calls(
+        [("search_help_center", {"query": "bonus"}), ("get_player_summary", {"user_name": "m"})]
+    )
     chunks = list(
-        api.chat.completions.create(
+        client(chat_double).chat.completions.create(
             model=MODEL, messages=audio_question(), tools=TOOLS, stream=True
         )
     )
-    call = chunks[1].choices[0].delta.tool_calls[0]
-    assert (call.id, call.function.name) == ("call_1", "search_help_center")
-    arguments = "".join(
-        c.choices[0].delta.tool_calls[0].function.arguments or ""
-        for c in chunks
-        if c.choices[0].delta.tool_calls
-    )
-    assert json.loads(arguments) == {"query": "bonus"}
+    pieces = [c.choices[0].delta.tool_calls[0] for c in chunks if c.choices[0].delta.tool_calls]
+    assert [p.index for p in pieces[:4]] == [0, 1, 0, 1], "parallel calls arrive interleaved"
+    names = {p.index: p.function.name for p in pieces if p.id}
+    arguments = {
+        i: "".join(p.function.arguments or "" for p in pieces if p.index == i) for i in names
+    }
+    assert names == {0: "search_help_center", 1: "get_player_summary"}
+    assert json.loads(arguments[0]) == {"query": "bonus"}
+    assert json.loads(arguments[1]) == {"user_name": "m"}
+    assert sum(1 for p in pieces if p.index == 0) > 2, "the arguments come in several pieces"
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
-    stream = api.chat.completions.create(
-        model=MODEL,
-        messages=audio_question(),
-        stream=True,
-        stream_options={"include_usage": True},
-        **AUDIO,
-    )
+
+def test_streamed_audio_is_pcm16_at_24_khz_in_chunks_each_base64_on_its_own(chat_double):
+    chat_double.reply_audio("Here is the answer.", tone_wav(1.0))
+    stream = client(chat_double).chat.completions.create(
+        model=MODEL, messages=audio_question(), stream=True,
+        stream_options={"include_usage": True}, **STREAMED,
+    )  # fmt: skip
     chunks = list(stream)
     audio = [c.choices[0].delta.audio for c in chunks if c.choices and c.choices[0].delta.audio]
-    assert audio[0].transcript == "Here is the answer."
-    wav = base64.b64decode("".join(piece.data or "" for piece in audio))
-    assert wav[:4] == b"RIFF" and wav_seconds(wav) > 0.1
+    assert audio[0].id and audio[-1].expires_at
+    assert "".join(a.transcript or "" for a in audio) == "Here is the answer."
+    data = [a.data for a in audio if a.data]
+    assert len(data) > 5 and any(d.endswith("=") for d in data), "padded chunks"
+    pcm = b"".join(base64.b64decode(d) for d in data)
+    assert abs(len(pcm) / 2 / 24_000 - 1.0) < 0.01, "one second of PCM16 at 24 kHz"
+    with pytest.raises(ValueError):  # what a client that joins the strings first would meet
+        base64.b64decode("".join(data), validate=True)
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens_details.audio_tokens > 0
+
+
+def test_the_stream_keeps_its_pace(chat_double):
+    chat_double.pace = Pace(first_chunk_s=0.3, realtime=4.0)
+    chat_double.reply_audio("Paced.", tone_wav(1.0))
+    started = time.monotonic()
+    stream = client(chat_double).chat.completions.create(
+        model=MODEL, messages=audio_question(), stream=True, **STREAMED
+    )
+    list(stream)
+    audio = [t for t, what in chat_double.chat_requests[0].generated if what == "audio"]
+    # Lower bounds only: the double sleeps at least this long, whatever the machine.
+    assert audio[0] - started >= 0.3
+    assert audio[-1] - started >= 0.3 + (1.0 - 0.1) / 4.0  # the last chunk starts at 0.9 s
+
+
+def test_a_whole_answer_waits_for_all_its_audio(chat_double):
+    chat_double.pace = Pace(first_chunk_s=0.2, realtime=4.0)
+    chat_double.reply_audio("Paced.", tone_wav(1.0))
+    started = time.monotonic()
+    client(chat_double).chat.completions.create(model=MODEL, messages=audio_question(), **AUDIO)
+    assert time.monotonic() - started >= 0.2 + 1.0 / 4.0
+
+
+def test_wav_with_stream_is_refused_as_openai_does(chat_double):
+    with pytest.raises(openai.BadRequestError) as raised:
+        client(chat_double).chat.completions.create(
+            model=MODEL, messages=audio_question(), stream=True, **AUDIO
+        )
+    assert "does not support 'wav' when stream=true" in raised.value.message
+    assert len(chat_double.violations) == 1
+    chat_double.violations.clear()
+
+
+def test_a_provider_without_streamed_audio_refuses_it_and_still_answers_whole(chat_double):
+    chat_double.refuse_streamed_audio = True
+    chat_double.reply_audio("Whole.")
+    with pytest.raises(openai.BadRequestError) as raised:
+        client(chat_double).chat.completions.create(
+            model=MODEL, messages=audio_question(), stream=True, **STREAMED
+        )
+    assert raised.value.status_code == 400 and "stream" in raised.value.message
+    message = (
+        client(chat_double)
+        .chat.completions.create(model=MODEL, messages=audio_question(), **AUDIO)
+        .choices[0]
+        .message
+    )
+    assert message.audio.transcript == "Whole."
 
 
 # --- failures map to the SDK's exceptions ---------------------------------------------------------

@@ -23,6 +23,11 @@ class ContractCheckingTransport(OfflineTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         response = super().handle_request(request)
+        streamed = response.headers["content-type"].startswith("text/event-stream")
+        if streamed and response.status_code == 200:
+            validate_request(json.loads(request.content))
+            response.stream = _CheckedEvents(response.stream)
+            return response
         if request.url.path.endswith("/chat/completions") and response.status_code == 200:
             sent, answered = json.loads(request.content), json.loads(response.content)
             validate_request(sent)
@@ -93,3 +98,20 @@ def with_results(msgs: list[dict], reply, results: list[str]) -> list[dict]:
     for call, result in zip(calls, results, strict=True):
         out.append({"role": "tool", "tool_call_id": call["id"], "content": result})
     return out
+
+
+class _CheckedEvents(httpx2.SyncByteStream):
+    """Validates each chunk of a streamed answer as it passes (still streamed)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __iter__(self):
+        for event in self.inner:
+            data = event.decode("utf-8").removeprefix("data: ").strip()
+            if data != "[DONE]":
+                validate_response(json.loads(data))
+            yield event
+
+    def close(self) -> None:
+        self.inner.close()

@@ -51,10 +51,11 @@ def test_raw_http_errors_are_openai_shaped(base_url):
     with httpx2.Client() as http:
         stream = http.post(
             f"{url}/chat/completions",
-            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
-        )
+            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}],
+                  "modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}},
+        )  # fmt: skip
         assert stream.status_code == 400
-        assert stream.json()["error"]["param"] == "stream"
+        assert stream.json()["error"]["param"] == "audio.format"
         bad_json = http.post(
             f"{url}/chat/completions",
             content=b"{nope",

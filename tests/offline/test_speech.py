@@ -56,3 +56,18 @@ def test_whisper_runs_on_omp_num_threads_when_it_is_a_positive_number(
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", setting)
     assert cpu_threads() == threads
+
+
+@pytest.mark.offline_models
+def test_piper_streams_each_sentence_at_24_khz_in_order_and_not_silent(real_engine):
+    import numpy as np
+
+    sentences = ["Maria Lopez played 42 chess games.", "Two tickets are open.", "Goodbye."]
+    pieces = list(real_engine.tts.stream(sentences))
+    assert [n for n, _ in pieces] == sorted(n for n, _ in pieces)
+    assert {n for n, _ in pieces} == {0, 1, 2}
+    pcm = np.frombuffer(b"".join(p for _, p in pieces), "<i2").astype(np.float32) / 32768
+    whole = real_engine.tts.wav(" ".join(sentences))
+    # The same words at 24 kHz rather than 22.05 kHz: about as long (Piper varies a little).
+    assert len(pcm) / 24_000 == pytest.approx(duration_s(whole), rel=0.25)
+    assert 20 * np.log10(np.sqrt(np.mean(pcm**2))) > -35.0
