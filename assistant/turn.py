@@ -71,6 +71,11 @@ class _TurnState:
         except Exception:  # a broken progress display must not break the turn
             log.exception("event sink failed")
 
+    def cancelled(self) -> bool:
+        # The page's sink carries a threading.Event it sets when the person talks over the answer.
+        cancel = getattr(self.on_event, "cancel", None)
+        return bool(cancel is not None and cancel.is_set())
+
     def run_tools(self, calls: Sequence[Any], round_no: int) -> list[str]:
         """Run one round's calls; the JSON result each carries back to the model."""
         return [d.result.to_json() for d in self.runner(self, calls, round_no)]

@@ -62,8 +62,10 @@ class _Spoken:
     def __init__(self, turn: Turn) -> None:
         self.turn = turn
         self.pcm = bytearray()
+        self.words: list[str] = []
 
     def text(self, piece: str) -> None:
+        self.words.append(piece)
         self.turn.emit(Event("text_delta", "answer", "Answer text", data=piece))
 
     def audio(self, pcm: bytes) -> None:
@@ -119,6 +121,8 @@ class AudioChatMode:
                     turn, spoken, messages, question.voice, tools, "none" if last else "auto"
                 )
             deliveries.add(delivery)
+            if turn.cancelled():  # the person talked over it: what was said is the answer
+                return _stopped(spoken, delivery)
             calls = message.tool_calls
             if not calls:
                 return self._answer(message, spoken, "streamed" if "streamed" in deliveries
@@ -186,6 +190,9 @@ class AudioChatMode:
                     log.warning("model stream ended in an error event")
                     raise ValueError("an error event in the stream")
                 reader.feed(chunk)
+                if turn.cancelled():  # leaving the block closes the stream: generation stops
+                    log.info("answer stopped by the person after %s chunks", reader.chunks)
+                    return reader.message(), "streamed"
             message = reader.message()
             if not reader.finished:  # the stream ended before the answer did
                 log.warning("model stream ended after %s chunks, unfinished", reader.chunks)
@@ -232,6 +239,16 @@ class AudioChatMode:
             expires_at=audio.expires_at if audio else None,
             warning=warning,
         )
+
+
+def _stopped(spoken: _Spoken, delivery: Delivery) -> Answer:
+    said = "".join(spoken.words).strip()
+    return Answer(
+        transcript=f"{said} …" if said else "",
+        audio_wav=wav_bytes(bytes(spoken.pcm), ANSWER_SAMPLE_RATE) if spoken.pcm else b"",
+        delivery=delivery,
+        warning="Stopped when you spoke; ask again to hear the rest.",
+    )
 
 
 def _damaged() -> TurnError:

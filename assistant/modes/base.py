@@ -56,6 +56,10 @@ class Turn(Protocol):
 
     def emit(self, event: Event) -> None: ...
 
+    def cancelled(self) -> bool:
+        """The person stopped the answer (barge-in): stop generating it, keep what was said."""
+        ...
+
     def stage(self, name: str, label: str) -> AbstractContextManager[None]: ...
 
     def run_tools(self, calls: Sequence[ToolCallRequest], round_no: int) -> list[str]:

@@ -197,3 +197,34 @@ def test_the_question_is_reported_heard_as_soon_as_it_is_transcribed(chat_double
     ((at, event),) = heard.of("heard")
     assert event.data == "How many games did I play?"
     assert at < heard.of("audio_chunk")[0][0], "heard before the answer starts"
+
+
+def test_talking_over_the_answer_stops_it_and_keeps_what_was_said(chat_double, engine_for):
+    """The page's sink carries a threading.Event; once set, the engine stops reading (which closes
+    the stream, so the model stops generating) and the answer is what was heard so far."""
+    import threading
+
+    chat_double.pace = Pace(first_chunk_s=0.1, realtime=1.0)  # 6 s of answer, in real time
+    chat_double.reply_audio("Maria played twelve games this week.", tone_wav(6.0))
+
+    class BargeIn(Heard):
+        def __init__(self):
+            super().__init__()
+            self.cancel = threading.Event()
+
+        def __call__(self, event):
+            super().__call__(event)
+            if len(self.of("audio_chunk")) == 3:
+                self.cancel.set()
+
+    sink = BargeIn()
+    started = time.monotonic()
+    reply = engine_for().ask(Conversation(), text="How many games?", on_event=sink)
+
+    assert time.monotonic() - started < 5.0, "it did not wait for the rest of the answer"
+    assert len(sink.of("audio_chunk")) == 3
+    _, pcm = frames(reply.audio_wav)
+    assert pcm == b"".join(e.data for _, e in sink.of("audio_chunk")), "the WAV is what played"
+    assert reply.extra["warning"].startswith("Stopped when you spoke")
+    generated = [w for _, w in chat_double.chat_requests[0].generated if w == "audio"]
+    assert len(generated) < 25, "the double stopped generating once the stream was closed"
