@@ -10,8 +10,8 @@ from collections import namedtuple
 
 import pytest
 
-from assistant.azure_sql import load
-from assistant.demo_data import write_stats_db
+from ops.azure_sql import load
+from ops.demo_data import write_stats_db
 from tests.support import make_settings
 from tools.backends import build_backends
 from tools.backends.odbc_stats import (
@@ -255,7 +255,7 @@ def test_a_database_without_the_tables_says_how_to_create_them(sqlite_odbc, tmp_
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     stats = OdbcStats(OdbcConnector(f"DRIVER={{{sqlite_odbc}}};Database={empty}"))
-    with pytest.raises(ToolUnavailable, match=r"python -m assistant\.azure_sql --run"):
+    with pytest.raises(ToolUnavailable, match=r"python -m ops\.azure_sql --run"):
         stats.player_summary("maria")
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from assistant import PROJECT_ROOT
-from assistant.demo_data import SEED_GRIEVANCES
+from ops.demo_data import SEED_GRIEVANCES
 from tests.support import isolate_env, make_settings
 from tools.backends.local_tickets import LocalGrievances, fingerprint, make_summary
 from tools.base import ToolUnavailable

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assistant import demo_data
-from assistant.demo_data import write_stats_db
+from ops import demo_data
+from ops.demo_data import write_stats_db
 from tests.support import isolate_env, make_settings
 from tools.backends.sqlite_stats import (
     PLAYER_NAMES_SQL,

@@ -253,7 +253,7 @@ class LocalGrievances:
 
 def _upsert_seeds(conn: sqlite3.Connection, overwrite: bool) -> int:
     """Insert missing seeded tickets by seed name; with `overwrite`, reset existing ones."""
-    from assistant.demo_data import SEED_GRIEVANCES
+    from ops.demo_data import SEED_GRIEVANCES
 
     for seed in SEED_GRIEVANCES:
         values = (

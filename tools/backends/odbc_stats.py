@@ -299,7 +299,7 @@ class OdbcConnector:
         if state in MISSING_TABLE_STATES or any(m in text.lower() for m in MISSING_TABLE_TEXTS):
             return (
                 f"The database at {where} has no player statistics tables; create and fill them "
-                "with `python -m assistant.azure_sql --run`."
+                "with `python -m ops.azure_sql --run`."
             )
         if state in PERMISSION_STATES or "permission was denied" in text.lower():
             return (

@@ -145,7 +145,7 @@ class SqliteStats:
     def _ensure_file(self) -> None:
         if self.path.exists():
             return
-        from assistant.demo_data import DEFAULT_TRANSACTIONS, write_stats_db
+        from ops.demo_data import DEFAULT_TRANSACTIONS, write_stats_db
 
         with self._create_lock:  # one thread builds it; the rename makes it appear whole
             if not self.path.exists():

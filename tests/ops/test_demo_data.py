@@ -8,9 +8,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from assistant import demo_data
 from assistant.config import ConfigError
-from assistant.demo_data import (
+from ops import demo_data
+from ops.demo_data import (
     DEFAULT_TRANSACTIONS,
     GAMES,
     SEED_GRIEVANCES,
