@@ -269,7 +269,7 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.backends.outbox import flush_outbox
+    from assistant.service import flush_outbox
 
     delivered, remaining, sentence = flush_outbox(settings)
     print(sentence)

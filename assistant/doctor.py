@@ -58,7 +58,7 @@ def check_backends(
 ) -> list[Row]:
     """One Row per tool backend. Pass the app's `backends` to check those very objects;
     otherwise they are built from the settings (no I/O until checked) and closed after."""
-    from tools.backends import build_backends
+    from assistant.service import build_backends
 
     timeout = timeout or min(settings.voicedesk_tool_timeout, 10.0)
     owned = backends is None

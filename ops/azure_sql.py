@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, started: float) -> int:
+    from assistant import service
     from assistant.config import ConfigError, load_settings
-    from tools.backends.odbc_stats import OdbcConnector
     from tools.base import ToolUnavailable
 
     try:
@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace, started: float) -> int:
             file=sys.stderr,
         )
         return 2
-    connector = OdbcConnector.from_settings(settings)
+    connector = service.odbc_connector(settings)
     try:
         players, written, dialect = load(
             connector, args.transactions, args.seed, progress=sys.stderr.isatty()

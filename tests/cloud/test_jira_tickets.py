@@ -12,11 +12,12 @@ import textwrap
 
 import pytest
 
-from assistant import PROJECT_ROOT
+from assistant import PROJECT_ROOT, service
+from assistant.service import flush_outbox
 from tests.doubles.jira_double import JiraDouble, tokenize
 from tests.support import make_settings
 from tools.backends.jira_tickets import JiraGrievances, fingerprint, jql_quote
-from tools.backends.outbox import OUTBOX_FILE, Outbox, flush_outbox
+from tools.backends.outbox import OUTBOX_FILE, Outbox
 from tools.base import CURRENT_AGENT, ToolUnavailable
 from tools.grievances import make_tools
 
@@ -77,7 +78,7 @@ def test_from_settings_reads_jira_settings_without_any_request(clean_env, jira_d
         tmp_path, jira_server=jira_double.url + "/", jira_email="bot@example.com",
         jira_api_token="jira-token-123", jira_project_key="grv", jira_issue_type="Bug",
     )  # fmt: skip
-    jira = JiraGrievances.from_settings(settings)
+    jira = service.jira_grievances(settings)
     assert (jira.kind, jira.where, jira.project_key, jira.issue_type) == (
         "cloud", "127.0.0.1", "GRV", "Bug",
     )  # fmt: skip

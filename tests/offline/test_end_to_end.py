@@ -25,7 +25,7 @@ pytestmark = pytest.mark.offline_models
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
     isolate_env(monkeypatch)
-    from tools.backends import build_backends
+    from assistant.service import build_backends
     from tools.registry import build_registry
 
     backends = build_backends(make_settings(tmp_path))

@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 from pydantic import ValidationError
 
+from assistant.service import build_backends
 from ops.demo_data import SEED_GRIEVANCES, main_demo_data
 from tests.support import isolate_env, make_settings
 from tools import grievances, help_search, player_stats
-from tools.backends import build_backends
 
 INJECTIONS = [
     "maria' OR '1'='1",

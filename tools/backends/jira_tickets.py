@@ -19,11 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tools.backends.outbox import OUTBOX_FILE, Entry, Outbox
+from tools.backends.outbox import Entry, Outbox
 from tools.base import ToolUnavailable, redact
 from tools.grievances import Ticket
 
@@ -114,26 +113,6 @@ class JiraGrievances:
 
     def __repr__(self) -> str:  # never the token
         return f"JiraGrievances(where={self.where!r}, project_key={self.project_key!r})"
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> JiraGrievances:
-        token = settings.jira_api_token.get_secret_value() if settings.jira_api_token else None
-        # Within one tool call (VOICEDESK_TOOL_TIMEOUT, 10 s by default) even a host that
-        # never answers costs at most 3 connect attempts and 2 short waits; past that the
-        # grievance is queued, never lost.
-        budget = settings.voicedesk_tool_timeout
-        connect = min(3.05, max(1.0, budget / 5))
-        read = max(2.0, budget / 2)
-        return cls(
-            server=settings.jira_server,
-            email=settings.jira_email,
-            api_token=token,
-            project_key=settings.jira_project_key,
-            issue_type=settings.jira_issue_type,
-            outbox=Outbox(Path(settings.voicedesk_data_dir) / OUTBOX_FILE),
-            timeout=(connect, read),
-            max_retry_delay=1.0,
-        )
 
     # -- the protocol -------------------------------------------------------------------------
 

@@ -211,16 +211,6 @@ class OdbcConnector:
     def __repr__(self) -> str:  # never the connection string: it may hold a password
         return f"OdbcConnector(where={self.where!r})"
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> OdbcConnector:
-        secret = settings.sql_connection_string
-        return cls(
-            connection_string=secret.get_secret_value() if secret else None,
-            server=settings.sql_server,
-            database=settings.sql_database,
-            query_timeout=settings.sql_query_timeout,
-        )
-
     def pyodbc(self) -> Any:
         try:
             import pyodbc
@@ -327,10 +317,6 @@ class OdbcStats:
 
     def __repr__(self) -> str:
         return f"OdbcStats(where={self.where!r})"
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> OdbcStats:
-        return cls(OdbcConnector.from_settings(settings))
 
     # -- the protocol -------------------------------------------------------------------------
 
