@@ -23,7 +23,7 @@ from assistant.history import Conversation
 from assistant.model_reply import MAX_TEXT_CHARS, ModelMessage, read_message
 from assistant.models import Action, Event, Reply, Stage, ToolCall, Usage
 from assistant.pricing import cost_usd
-from tools.base import CURRENT_AGENT, ToolResult
+from tools.base import NO_CONTEXT, ToolContext, ToolResult
 from tools.registry import Dispatch, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class _TurnState:
     stages: list[Stage] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    tools: ToolContext = NO_CONTEXT  # handed to every tool call of the turn
 
     def emit(self, event: Event) -> None:
         if self.on_event is None:
@@ -118,6 +119,7 @@ class TurnEngine:
         except ValueError as exc:
             raise TurnError(str(exc), code="customer", retryable=False) from None
         state = _TurnState(on_event, Binding(customer, grants or Grants(), self.directory))
+        state.tools = ToolContext(agent=agent)
         try:
             self.settings.check_voice(voice, self.settings.voicedesk_model)
         except ConfigError as exc:
@@ -129,11 +131,7 @@ class TurnEngine:
             *conversation.context_messages(customer),
             self._user_message(recording, text),
         ]
-        token = CURRENT_AGENT.set(agent)
-        try:
-            message = self._converse(state, messages, voice, _ready_text(transcript_future))
-        finally:
-            CURRENT_AGENT.reset(token)
+        message = self._converse(state, messages, voice, _ready_text(transcript_future))
         input_transcript = text if recording is None else self._await_transcript(transcript_future)
         reply = self._reply(state, message, input_transcript, customer)
         conversation.add(
@@ -322,7 +320,7 @@ class TurnEngine:
             if isinstance(answered, Dispatch):
                 pending.append((call, answered))
                 continue
-            label, future = self.registry.start(*answered)
+            label, future = self.registry.start(*answered, context=state.tools)
             state.emit(Event("tool_start", "tool", label))
             pending.append((call, future))
         results = []

@@ -66,7 +66,7 @@ def lookups(backend: SqliteStats, names: list[str], repeats: int, seed: int) -> 
     samples = []
     for name in order:
         started = time.perf_counter()
-        result = tool.run(tool.args_model.model_validate({"user_name": name}))
+        result = tool.call(tool.args_model.model_validate({"user_name": name}))
         samples.append((time.perf_counter() - started) * 1000)
         if not result.ok:
             raise RuntimeError(f"get_player_summary failed for {name}: {result.summary}")

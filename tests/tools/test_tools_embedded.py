@@ -46,7 +46,7 @@ def env(tmp_path_factory):
 
 def call(tool, args: dict):
     """As the registry does it: validate the model's arguments, then run."""
-    return tool.run(tool.args_model.model_validate(args))
+    return tool.call(tool.args_model.model_validate(args))
 
 
 def snapshot(settings) -> dict:
