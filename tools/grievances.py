@@ -22,6 +22,21 @@ class Category(str, Enum):
     other = "other"
 
 
+# How each category reads to people: ticket summaries, the Jira summary, the page.
+CATEGORY_LABELS = {
+    Category.wallet: "Wallet",
+    Category.reward_points: "Reward points",
+    Category.gaming_experience: "Gaming experience",
+    Category.usage_history: "Usage history",
+    Category.other: "Other",
+}
+
+
+def category_label(category: str) -> str:
+    """'reward_points' -> 'Reward points'; anything unknown reads as 'Other'."""
+    return CATEGORY_LABELS.get(category, "Other")  # a str-valued Enum key matches its value
+
+
 CATEGORY_HELP = (
     "wallet: money, deposits, withdrawals, payments, refunds, a double charge or a missing "
     "payout; reward_points: points, rewards, bonuses or vouchers not credited or expired; "

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from tools.backends.outbox import Entry, Outbox
 from tools.base import ToolUnavailable, redact
-from tools.grievances import Ticket
+from tools.grievances import Ticket, category_label
 
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]{0,8}")
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,9}")
@@ -34,13 +34,6 @@ ISSUE_FIELDS = [
     "duedate", "created", "updated", "comment",
 ]  # fmt: skip
 APP_LABEL = "voicedesk"
-SUMMARY_WORDS = {
-    "wallet": "Wallet",
-    "reward_points": "Reward points",
-    "gaming_experience": "Gaming experience",
-    "usage_history": "Usage history",
-    "other": "Other",
-}
 # Inside {noformat} only a noformat tag means anything to Jira, and it has no escape: the brace
 # of anything that could be read as one (any case, spaced, with parameters) becomes a fullwidth
 # brace. Nothing is removed, so no nesting ({no{noformat}format}) can rebuild a tag.
@@ -236,7 +229,7 @@ class JiraGrievances:
     def _fields(self, entry: Entry) -> dict[str, Any]:
         p = entry.payload
         first_line = " ".join(p["description"].split())
-        summary = f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}: "
+        summary = f"{category_label(p['category'])} grievance from {p['user_name']}: "
         summary += first_line if len(first_line) <= 120 else first_line[:117] + "..."
         # The customer's words in a noformat block, so Jira renders none of their markup.
         words = _NOFORMAT_TAG.sub("\uff5b", p["description"])
@@ -492,7 +485,7 @@ def _local_ticket(entry: Entry, key: str, status: str, *, queued: bool) -> Ticke
         key=key,
         user_name=p["user_name"],
         category=p["category"],
-        summary=f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}",
+        summary=f"{category_label(p['category'])} grievance from {p['user_name']}",
         description=p["description"],
         status=status,
         status_category="To Do",

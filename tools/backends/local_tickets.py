@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.base import ToolUnavailable
-from tools.grievances import Ticket
+from tools.grievances import Ticket, category_label
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tickets (
@@ -80,13 +80,6 @@ DUE_DAYS = {"wallet": 3}
 DEFAULT_DUE_DAYS = 7
 DEDUPE_WINDOW = timedelta(minutes=10)
 
-_CATEGORY_LABEL = {
-    "wallet": "Wallet",
-    "reward_points": "Reward points",
-    "gaming_experience": "Gaming experience",
-    "usage_history": "Usage history",
-    "other": "Other",
-}
 
 
 def _iso(moment: datetime) -> str:
@@ -101,7 +94,7 @@ def fingerprint(description: str) -> str:
 def make_summary(category: str, description: str, width: int = 80) -> str:
     """A Jira-style one-line summary: 'Wallet: charged twice for ...', cut at a word."""
     first = re.split(r"(?<=[.!?])\s", " ".join(description.split()), maxsplit=1)[0]
-    label = _CATEGORY_LABEL.get(category, "Other")
+    label = category_label(category)
     text = f"{label}: {first.rstrip('.!?')}"
     if len(text) <= width:
         return text
