@@ -66,13 +66,22 @@ def _targets(module: str, node: ast.Import | ast.ImportFrom) -> set[str]:
             package = package[: len(package) - (node.level - 1)]
             base = ".".join([*package, base] if base else package)
         names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+    # A module's own packages are loading already when it runs: importing a sibling through
+    # them waits on nothing, but taking a name from one of them (`from pkg import NAME`) does.
+    ancestors = {".".join(module.split(".")[:end]) for end in range(1, module.count(".") + 1)}
+    takes_names = isinstance(node, ast.ImportFrom) and any(
+        f"{names[0]}.{alias.name}" not in MODULES for alias in node.names
+    )
     loaded = set()
     for name in names:
         parts = name.split(".")
         for end in range(1, len(parts) + 1):  # importing a.b.c runs a, a.b and a.b.c
             prefix = ".".join(parts[:end])
-            if prefix in MODULES and prefix != module:
-                loaded.add(prefix)
+            if prefix not in MODULES or prefix == module:
+                continue
+            if prefix in ancestors and not (takes_names and prefix == names[0]):
+                continue
+            loaded.add(prefix)
     return loaded
 
 
@@ -129,7 +138,12 @@ def test_the_cycle_finder_finds_a_circle_and_accepts_a_chain():
 
 def test_relative_and_package_imports_are_resolved():
     node = ast.parse("from .base import Tool").body[0]
-    assert _targets("tools.registry", node) == {"tools", "tools.base"}
+    assert _targets("tools.registry", node) == {"tools.base"}
+    node = ast.parse("from tools import grievances").body[0]
+    assert _targets("tools.registry", node) == {"tools.grievances"}
+    node = ast.parse("from assistant.providers import PROVIDERS").body[0]
+    assert _targets("assistant.providers.azure", node) == {"assistant.providers"}
+    assert _targets("page.trace", node) == {"assistant", "assistant.providers"}
 
 
 def test_no_module_imports_itself_in_a_circle_while_loading():
