@@ -14,7 +14,7 @@ import pytest
 
 from assistant import PROJECT_ROOT
 
-PACKAGES = ("assistant", "tools", "ops", "page", "bench")
+PACKAGES = ("assistant", "tools", "ops", "page", "bench", "wavcodec")
 
 
 def module_files() -> dict[str, Path]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from assistant.offline.compose import clauses
 from assistant.offline.loading import LazyModel, ModelUnavailable
-from assistant.offline.wavio import encode_wav
+from wavcodec import encode_wav
 
 PHRASE_WORDS = 14
 PHRASE_PAUSE_S = 0.12

@@ -13,11 +13,11 @@ import threading
 import pytest
 
 from assistant.offline.compose import for_speech
-from assistant.offline.wavio import duration_s, rms_dbfs
 from tests.offline.cases import Case
 from tests.offline.fixtures import SpokenCase, word_error_rate
 from tests.offline.helpers import ask, checked_client, messages, with_results
 from tests.support import isolate_env, make_settings
+from wavcodec import duration_s, rms_dbfs
 
 pytestmark = pytest.mark.offline_models
 
