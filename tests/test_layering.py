@@ -8,6 +8,7 @@ layer rules count every import wherever it is written.
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,7 @@ def _targets(module: str, node: ast.Import | ast.ImportFrom) -> set[str]:
     return loaded
 
 
+@cache
 def load_time_graph() -> dict[str, set[str]]:
     graph = {}
     for module, path in MODULES.items():
