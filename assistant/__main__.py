@@ -255,21 +255,21 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.search_index import build_index
+    from ops.search_index import build_index
 
     print(build_index(settings, progress=sys.stderr.isatty()))
     return 0
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.demo_data import main_demo_data
+    from ops.demo_data import main_demo_data
 
     print(main_demo_data(settings, args.transactions))
     return 0
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
-    from tools.backends.outbox import flush_outbox
+    from assistant.service import flush_outbox
 
     delivered, remaining, sentence = flush_outbox(settings)
     print(sentence)

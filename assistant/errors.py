@@ -6,6 +6,8 @@ import re
 
 import openai
 
+from assistant import providers
+
 _CODE_LIKE = re.compile(r"[\w.\-\[\]]{1,64}")  # an error type, code or parameter; never prose
 
 
@@ -58,9 +60,10 @@ def log_summary(exc: Exception) -> tuple[str, bool]:
 
 
 def from_openai(exc: Exception, provider: str, model: str) -> TurnError:
-    """Map an openai SDK exception to a TurnError with a sentence that says what to do."""
-    where = {"azure": "Azure OpenAI", "offline": "The offline engine"}.get(provider, "OpenAI")
-    key_var = "AZURE_OPENAI_API_KEY" if provider == "azure" else "OPENAI_API_KEY"
+    """Map an openai SDK exception to a TurnError with a sentence that says what to do, in the
+    provider's words (its name, the setting that holds its key, what it calls a model)."""
+    words = providers.get(provider)
+    where, key_var = words.speaker, words.key_setting
     if isinstance(exc, openai.AuthenticationError):
         return TurnError(
             f"{where} refused the API key; check {key_var} and try again.",
@@ -72,8 +75,7 @@ def from_openai(exc: Exception, provider: str, model: str) -> TurnError:
             code="forbidden",
         )
     if isinstance(exc, openai.NotFoundError):
-        thing = "deployment" if provider == "azure" else "model"
-        setting = "AZURE_OPENAI_DEPLOYMENT" if provider == "azure" else "VOICEDESK_MODEL"
+        thing, setting = words.model_noun, words.model_setting
         return TurnError(
             f"{where} has no {thing} called '{model}'; check {setting}.", code="not_found"
         )

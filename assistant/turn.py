@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,7 @@ from assistant.models import Action, Event, Reply, Stage, ToolCall, Usage
 from assistant.modes.audio_chat import AudioChatMode
 from assistant.modes.base import MAX_TOOL_ROUNDS, Answer, Question, VoiceMode
 from assistant.pricing import cost_usd
-from tools.base import CURRENT_AGENT, ToolResult
+from tools.base import NO_CONTEXT, ToolContext, ToolResult
 from tools.registry import Dispatch, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,23 @@ class _TurnState:
     stages: list[Stage] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    tools: ToolContext = NO_CONTEXT  # handed to every tool call of the turn
 
-    def emit(self, event: Event) -> None:
+    # Events from other threads (the transcription), handed to the sink by the next `emit`: the
+    # sink is only ever called on the thread that asked (a page draws from that thread alone).
+    posted: queue.SimpleQueue[Event] = field(default_factory=queue.SimpleQueue)
+
+    def emit(self, event: Event | None = None) -> None:
+        """Hand `event` to the sink, after any event posted from another thread."""
+        while True:
+            try:
+                self._deliver(self.posted.get_nowait())
+            except queue.Empty:
+                break
+        if event is not None:
+            self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         if self.on_event is None:
             return
         try:
@@ -137,6 +153,7 @@ class TurnEngine:
         state = _TurnState(
             on_event, Binding(customer, grants or Grants(), self.directory), self._run_tools
         )
+        state.tools = ToolContext(agent=agent)
         try:
             self.settings.check_voice(voice, self.settings.voicedesk_model)
         except ConfigError as exc:
@@ -154,11 +171,8 @@ class TurnEngine:
             tools=list(self.registry.tools.values()),
             heard=_ready_text(transcript_future),
         )
-        token = CURRENT_AGENT.set(agent)
-        try:
-            answer = self.mode.answer(question, state)
-        finally:
-            CURRENT_AGENT.reset(token)
+        answer = self.mode.answer(question, state)
+        state.emit()  # the question's words, if they were heard after the last event
         input_transcript = text if recording is None else self._await_transcript(transcript_future)
         reply = self._reply(state, answer, input_transcript, customer)
         conversation.add(
@@ -253,7 +267,7 @@ class TurnEngine:
             if isinstance(answered, Dispatch):
                 pending.append((call, answered))
                 continue
-            label, future = self.registry.start(*answered)
+            label, future = self.registry.start(*answered, context=state.tools)
             state.emit(Event("tool_start", "tool", label))
             pending.append((call, future))
         results = []
@@ -341,9 +355,12 @@ class TurnEngine:
 
 
 def _say_heard(state: _TurnState, done: Future[str | None]) -> None:
-    """A `heard` event with the question's words, from the transcription's thread."""
-    if not done.cancelled() and done.exception() is None and done.result():
-        state.emit(Event("heard", "transcribe", "Heard the question", data=done.result()))
+    """A `heard` event with the question's words, posted from the transcription's thread."""
+    if done.cancelled() or done.exception() is not None:
+        return
+    words = done.result()
+    if isinstance(words, str) and words and len(words) <= MAX_HEARD_CHARS:
+        state.posted.put(Event("heard", "transcribe", "Heard the question", data=words))
 
 
 def _size(text: Any) -> str:

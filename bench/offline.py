@@ -54,7 +54,7 @@ def _question_wav() -> bytes:
     import numpy as np
 
     from assistant.offline.tts import PiperSpeaker
-    from assistant.offline.wavio import decode_wav, encode_wav
+    from wavcodec import decode_wav, encode_wav
 
     samples = decode_wav(PiperSpeaker().wav(QUESTION))[: int(QUESTION_S * 16_000)]
     padded = np.zeros(int(QUESTION_S * 16_000), dtype=np.float32)

@@ -55,6 +55,6 @@ def run(passages: int = 10_000, repeats: int = 20) -> dict[str, Any]:
 
 
 def _ask(tool: Any, question: str) -> None:
-    result = tool.run(tool.args_model.model_validate({"query": question}))
+    result = tool.call(tool.args_model.model_validate({"query": question}))
     if not result.ok:
         raise RuntimeError(f"search_help_center failed: {result.summary}")

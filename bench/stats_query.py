@@ -1,7 +1,7 @@
 """The `get_player_summary` tool on a statistics file of 1,000,000 transactions, with and without the
 indexes data/schema.sql chooses.
 
-The file is the demo data at that size (assistant.demo_data.write_stats_db, seed 7): the same
+The file is the demo data at that size (ops.demo_data.write_stats_db, seed 7): the same
 players, so the busiest have tens of thousands of games. Every player is looked up, in a
 shuffled order, `repeats` times, through the product's SqliteStats backend, which reads the
 pre-summed player_game_totals. The naive design sums the transactions on every question with
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.demo_data import schema_statements, write_stats_db
 from bench.measure import median, percentile, rounded
+from ops.demo_data import schema_statements, write_stats_db
 from tools import player_stats
 from tools.backends.sqlite_stats import PLAYER_SUMMARY_FROM_TRANSACTIONS_SQL, SqliteStats
 
@@ -66,7 +66,7 @@ def lookups(backend: SqliteStats, names: list[str], repeats: int, seed: int) -> 
     samples = []
     for name in order:
         started = time.perf_counter()
-        result = tool.run(tool.args_model.model_validate({"user_name": name}))
+        result = tool.call(tool.args_model.model_validate({"user_name": name}))
         samples.append((time.perf_counter() - started) * 1000)
         if not result.ok:
             raise RuntimeError(f"get_player_summary failed for {name}: {result.summary}")

@@ -14,7 +14,7 @@ from assistant.errors import TurnError
 from assistant.history import Conversation
 from assistant.models import Action
 from page.markup import md_escape
-from tools.grievances import Category
+from tools.grievances import Category, category_label
 
 STATE_WORDS = {
     "filed": ":material/task_alt: Filed",
@@ -47,7 +47,7 @@ def _grievance(action: Action, key: str, conversation, registry, agent) -> None:
     title = "Grievance draft" if action.waiting else "Grievance"
     st.markdown(f"**:material/edit_note: {title} for {md_escape(action.player or '?')}**"
                 + ("" if action.waiting else f" · {STATE_WORDS.get(action.state, action.state)}"))
-    st.caption(f"Category: {md_escape(_category_label(str(args.get('category', ''))))}")
+    st.caption(f"Category: {md_escape(category_label(str(args.get('category', ''))))}")
     st.markdown(md_escape(str(args.get("description", ""))))  # the customer's words, as written
     if action.duplicate_of:
         st.caption(f":material/info: Open grievance {md_escape(action.duplicate_of)} may already "
@@ -76,7 +76,7 @@ def _edit_form(action: Action, key: str, conversation, registry, agent) -> None:
     categories = [c.value for c in Category]
     current = str(action.arguments.get("category", "other"))
     with st.form(f"form-{key}", border=False):
-        category = st.selectbox("Category", categories, format_func=_category_label,
+        category = st.selectbox("Category", categories, format_func=category_label,
                                 index=categories.index(current) if current in categories else 0,
                                 key=f"category-{key}")  # fmt: skip
         description = st.text_area("The customer's words", str(action.arguments.get(
@@ -131,7 +131,3 @@ def _problem(key: str) -> None:
 
 def _set(name: str, value: Any) -> None:
     st.session_state[name] = value
-
-
-def _category_label(value: str) -> str:
-    return value.replace("_", " ").capitalize()

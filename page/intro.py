@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from assistant import providers
 from assistant.config import Settings
 from page.state import PageState
 
@@ -47,7 +48,7 @@ def render_intro(place: Any, settings: Settings, state: PageState) -> None:
                     example, key=f"example-{number}", icon=":material/chat_bubble:",
                     on_click=_suggest, args=(state, example),
                 )  # fmt: skip
-        if settings.provider == "offline":
+        if not providers.get(settings.provider).cloud:  # no account: say how to add one
             st.info(CONNECT_NOTE, icon=":material/info:")
 
 

@@ -4,7 +4,6 @@ health. A rerun that starts no turn only reads these caches: no database, file o
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from typing import Any
@@ -14,7 +13,8 @@ import streamlit as st
 from assistant.config import ConfigError, Settings, load_settings
 from assistant.doctor import Row, check_backends
 from assistant.logs import setup_logging
-from assistant.pricing import PRICES
+from assistant.providers import PROVIDERS
+from assistant.providers import get as providers_get
 from assistant.service import build_engine, build_tools
 from assistant.turn import TurnEngine
 from page.periodic import Periodic
@@ -27,16 +27,6 @@ PLAYERS_TTL_S = 600.0  # the player list changes rarely
 HEALTH_TTL_S = 60.0
 HEALTH_RETRY_S = 15.0
 FIRST_VIEW_WAIT_S = 3.0  # the first page view waits this long for the first health check
-AUDIO_MODELS = tuple(
-    name for name in PRICES if "audio" in name and "transcribe" not in name
-)  # the OpenAI models that hear and speak; others can be set with VOICEDESK_MODEL
-PROVIDER_NAMES = {
-    "openai": "OpenAI",
-    "azure": "Azure OpenAI",
-    "offline": "Offline (on this machine)",
-}
-
-
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
     """Read exactly as the command line does; raises ConfigError (not cached) when invalid."""
@@ -89,27 +79,13 @@ def offline_engine(model: str) -> Any:
 def providers() -> list[str]:
     """The providers this installation can use: the one in force first."""
     current = settings()
-    found = [current.provider]
-    if current.openai_api_key or current.openai_base_url:
-        found.append("openai")
-    if current.azure_openai_endpoint and current.azure_openai_deployment:
-        found.append("azure")
-    if offline_installed():
-        found.append("offline")
+    found = [current.provider, *(p.name for p in PROVIDERS.values() if p.configured(current))]
     return list(dict.fromkeys(found))
-
-
-@st.cache_resource(show_spinner=False)
-def offline_installed() -> bool:
-    return importlib.util.find_spec("assistant.offline.client") is not None
 
 
 def models_for(provider: str) -> list[str]:
     """The models the sidebar offers: OpenAI's audio models; elsewhere the one configured."""
-    current = settings()
-    if provider == "openai":
-        return list(dict.fromkeys([current.voicedesk_model, *AUDIO_MODELS]))
-    return [current.voicedesk_model]
+    return providers_get(provider).models(settings())
 
 
 @st.cache_resource(show_spinner=False)

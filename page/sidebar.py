@@ -10,8 +10,9 @@ from typing import Any
 
 import streamlit as st
 
-from assistant.config import Settings, voices_for
+from assistant.config import Settings
 from assistant.doctor import Row
+from assistant.providers import PROVIDERS
 from page import resources
 from page.markup import md_escape
 from page.offline import render_offline_models
@@ -72,25 +73,23 @@ def _model_and_voice(settings: Settings) -> tuple[str, str, str | None]:
     st.session_state.setdefault("provider", providers[0])
     provider = st.selectbox(
         "Answered by", providers, key="provider",
-        format_func=lambda name: resources.PROVIDER_NAMES.get(name, name),
+        format_func=lambda name: PROVIDERS[name].label,
     )  # fmt: skip
+    chosen = PROVIDERS[provider]
     models = resources.models_for(provider)
     if st.session_state.get("model") not in models:
         st.session_state["model"] = models[0]
-    if provider == "openai":
+    caption = chosen.model_caption(settings)
+    if caption is None:
         model = st.selectbox("Model", models, key="model")
     else:
         model = models[0]
-        where = (
-            settings.azure_openai_deployment
-            if provider == "azure"
-            else "speech engine on this machine"
-        )
-        st.caption(f"Model: **{md_escape(str(where or model))}**")
-    if provider == "offline":
+        st.caption(f"Model: **{md_escape(caption)}**")
+    if not chosen.cloud:
         render_offline_models(resources.offline_engine(model))
+    if not chosen.chooses_voice:
         return provider, model, None
-    voices = list(voices_for(model))
+    voices = list(chosen.voices(model))
     if st.session_state.get("voice") not in voices:
         st.session_state["voice"] = (
             settings.voicedesk_voice if settings.voicedesk_voice in voices else voices[0]

@@ -13,12 +13,13 @@ from typing import Any
 import streamlit as st
 
 from assistant.models import Reply, ToolCall, Usage
+from assistant.providers import PROVIDERS
 from page.markup import md_code
 from page.markup import md_escape as esc
 from page.progress import seconds, timeline
+from tools.grievances import category_label
 
 SNIPPET_CHARS = 220
-PROVIDERS = {"openai": "OpenAI", "azure": "Azure OpenAI", "offline": "offline engine"}
 CHART_COLOR = "#2f6f73"  # the theme's primary colour (.streamlit/config.toml)
 
 
@@ -80,7 +81,7 @@ def ticket_card(ticket: dict[str, Any]) -> str:
     if ticket.get("queued"):
         title += " (queued for the ticket system)"
     facts = [
-        (ticket.get("category") or "").replace("_", " "),
+        _category(ticket.get("category")),
         f"priority {ticket['priority']}" if ticket.get("priority") else "",
         f"for {ticket['user_name']}" if ticket.get("user_name") else "",
     ]
@@ -97,12 +98,16 @@ def ticket_card(ticket: dict[str, Any]) -> str:
     return "  \n".join(line for line in lines if line)
 
 
+def _category(value: Any) -> str:
+    return category_label(str(value)).lower() if value else ""
+
+
 def tickets_rows(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "Key": t.get("key"),
             "Status": t.get("status"),
-            "Category": (t.get("category") or "").replace("_", " "),
+            "Category": _category(t.get("category")),
             "Priority": t.get("priority"),
             "Updated": _day(t.get("updated")),
         }
@@ -142,7 +147,7 @@ def render_trace(reply: Reply) -> None:
     for call in reply.tool_calls:
         _render_call(call)
     st.caption(f"**Timings** · {timings_line(reply)}")
-    where = PROVIDERS.get(reply.provider, reply.provider)
+    where = PROVIDERS[reply.provider].trace_label if reply.provider in PROVIDERS else reply.provider
     st.caption(f"**Usage** · {usage_line(reply.usage)} · {esc(where)}, {esc(reply.model)}")
     if reply.extra.get("warning"):
         st.caption(f":material/warning: {esc(str(reply.extra['warning']))}")

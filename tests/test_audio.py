@@ -12,6 +12,7 @@ import wave
 import numpy as np
 import pytest
 
+import wavcodec
 from assistant import audio
 from assistant.audio import TARGET_RATE, AudioError, normalise, read_wav_pcm, wav_bytes
 from tests.audio_factory import (
@@ -93,7 +94,7 @@ def level_at(x: np.ndarray, rate: int, freq: float) -> float:
 
 def need_soxr() -> None:
     """soxr is a requirement; locally it may be missing (the numpy fallback runs), not in CI."""
-    if audio._soxr is not None:
+    if wavcodec._soxr is not None:
         return
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail("soxr is not installed (pip install soxr==1.1.0)")
@@ -106,7 +107,7 @@ def resampler(request, monkeypatch):
     if request.param == "soxr":
         need_soxr()
     else:
-        monkeypatch.setattr(audio, "_soxr", None)
+        monkeypatch.setattr(wavcodec, "_soxr", None)
     return request.param
 
 
@@ -195,8 +196,8 @@ def test_resampling_filters_out_what_would_alias(rate, high, resampler):
 def test_resamplers_agree():
     need_soxr()
     x = speech_like(1.0, 44100).astype(np.float32)
-    with_soxr = audio._resample(x, 44100)
-    fallback = audio._resample_fft(x, 44100, TARGET_RATE)
+    with_soxr = wavcodec.resample(x, 44100)
+    fallback = wavcodec._resample_fft(x, 44100, TARGET_RATE)
     assert abs(len(with_soxr) - len(fallback)) <= 1
     n = min(len(with_soxr), len(fallback))
     error = with_soxr[200 : n - 200] - fallback[200 : n - 200]
@@ -285,10 +286,10 @@ def test_every_encoding_normalises_to_nearly_the_same_recording():
 
 def test_g711_tables_match_the_standards_known_values():
     # mu-law 0xFF/0x7F are +-0, 0x80 is the largest positive step; A-law 0xD5 is +8 (of 32768).
-    assert audio._MULAW[0xFF] == 0 and audio._MULAW[0x7F] == 0
-    assert audio._MULAW[0x80] * 32768 == 32124 and audio._MULAW[0x00] * 32768 == -32124
-    assert audio._ALAW[0xD5] * 32768 == 8 and audio._ALAW[0x55] * 32768 == -8
-    assert audio._ALAW[0xAA] * 32768 == 32256
+    assert wavcodec._MULAW[0xFF] == 0 and wavcodec._MULAW[0x7F] == 0
+    assert wavcodec._MULAW[0x80] * 32768 == 32124 and wavcodec._MULAW[0x00] * 32768 == -32124
+    assert wavcodec._ALAW[0xD5] * 32768 == 8 and wavcodec._ALAW[0x55] * 32768 == -8
+    assert wavcodec._ALAW[0xAA] * 32768 == 32256
 
 
 def test_float_nan_and_inf_become_silence_not_a_crash():

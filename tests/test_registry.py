@@ -4,7 +4,7 @@ import time
 
 from pydantic import BaseModel
 
-from tools.base import CURRENT_AGENT, Tool, ToolResult
+from tools.base import Tool, ToolContext, ToolResult, ToolUnavailable
 from tools.registry import ToolRegistry
 
 
@@ -17,7 +17,7 @@ def _tool(name="echo", run=None):
         name=name,
         description="Echo a word.",
         args_model=EchoArgs,
-        run=run or (lambda a: ToolResult.success(f"echoed {a.word}", word=a.word)),
+        run=run or (lambda a, context: ToolResult.success(f"echoed {a.word}", word=a.word)),
         label=lambda a: f"Echoing {a.word}",
     )
 
@@ -64,7 +64,7 @@ def test_arguments_failing_validation_are_an_error_result():
 
 
 def test_a_crashing_tool_becomes_an_error_result():
-    def boom(args):
+    def boom(args, context):
         raise RuntimeError("database exploded")
 
     dispatch = ToolRegistry([_tool(run=boom)]).run("echo", '{"word": "x"}')
@@ -75,7 +75,7 @@ def test_a_crashing_tool_becomes_an_error_result():
 def test_a_slow_tool_times_out_without_blocking_the_caller():
     release = threading.Event()
 
-    def slow(args):
+    def slow(args, context):
         release.wait(5)
         return ToolResult.success("late")
 
@@ -91,7 +91,7 @@ def test_a_slow_tool_times_out_without_blocking_the_caller():
 def test_calls_run_concurrently():
     barrier = threading.Barrier(3, timeout=2)
 
-    def meet(args):
+    def meet(args, context):
         barrier.wait()  # only returns when three calls are running at once
         return ToolResult.success("met")
 
@@ -101,17 +101,23 @@ def test_calls_run_concurrently():
     assert all(r.result.ok for r in results)
 
 
-def test_the_calling_sessions_agent_reaches_the_tool():
+def test_the_calling_sessions_agent_reaches_the_tool_as_its_context():
     seen = []
     registry = ToolRegistry(
-        [_tool(run=lambda a: seen.append(CURRENT_AGENT.get()) or ToolResult.success("ok"))]
+        [_tool(run=lambda a, context: seen.append(context.agent) or ToolResult.success("ok"))]
     )
-    token = CURRENT_AGENT.set("Ana from support")
-    try:
-        registry.run("echo", '{"word": "x"}')
-    finally:
-        CURRENT_AGENT.reset(token)
-    assert seen == ["Ana from support"]
+    registry.run("echo", '{"word": "x"}', ToolContext(agent="Ana from support"))
+    registry.run("echo", '{"word": "x"}')
+    assert seen == ["Ana from support", None]
+
+
+def test_a_backend_that_cannot_serve_becomes_one_failure_result():
+    def down(args, context):
+        raise ToolUnavailable("The help centre cannot be reached; try again later.")
+
+    result = ToolRegistry([_tool(run=down)]).run("echo", '{"word": "x"}').result
+    assert result.error == "backend_unavailable"
+    assert result.summary == "The help centre cannot be reached; try again later."
 
 
 def test_submit_names_the_step_and_refusals_resolve_at_once():

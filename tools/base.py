@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +36,24 @@ class ToolResult:
         return json.dumps(self.as_dict(), ensure_ascii=False, default=str)
 
 
-# The signed-in staff member on whose behalf tools run (added to grievances). A context
-# variable, not an argument, because the registry is shared by every session of the process.
-CURRENT_AGENT: ContextVar[str | None] = ContextVar("voicedesk_agent", default=None)
+@dataclass(frozen=True)
+class ToolContext:
+    """Who a call is made for, handed to every call by the engine. The registry is shared by
+    every session of the process, so this travels with the call, never in a global."""
+
+    agent: str | None = None  # the signed-in staff member (named on the grievances they file)
+
+
+NO_CONTEXT = ToolContext()
 
 
 class ToolUnavailable(Exception):
     """A backend cannot serve right now. Its message is one plain sentence for the user."""
+
+
+def unavailable(exc: ToolUnavailable) -> ToolResult:
+    """The one answer for a backend that cannot serve: its sentence, code backend_unavailable."""
+    return ToolResult.failure(str(exc), error="backend_unavailable")
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -58,7 +68,8 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 class Tool:
     """One tool the model may call.
 
-    `run` receives validated arguments and returns a ToolResult. `label` turns the
+    `run` receives validated arguments and the call's ToolContext and returns a ToolResult; a
+    backend that cannot serve may raise ToolUnavailable, which `call` answers for every tool. `label` turns the
     arguments into the human name of the step shown while it runs ("Looking up maria's games").
     The rest is what the engine needs to keep the tool to the customer being helped: which
     argument names the player, whether a call changes something (the agent confirms it first),
@@ -68,7 +79,7 @@ class Tool:
     name: str
     description: str
     args_model: type[BaseModel]
-    run: Callable[[Any], ToolResult]
+    run: Callable[[Any, ToolContext], ToolResult]
     label: Callable[[Any], str]
     player_argument: str | None = None  # e.g. "user_name": the call is about that player
     acts: bool = False  # it changes something (files a ticket): drafted for the agent to confirm
@@ -79,6 +90,13 @@ class Tool:
     timeout_sentence: str | None = None
     # The system behind the tool, for its lane (tools/lanes.py): "the help-centre search".
     service: str = "this tool"
+
+    def call(self, args: Any, context: ToolContext = NO_CONTEXT) -> ToolResult:
+        """Run the tool; a backend that cannot serve becomes its failure result, never raised."""
+        try:
+            return self.run(args, context)
+        except ToolUnavailable as exc:
+            return unavailable(exc)
 
     def parameters(self) -> dict[str, Any]:
         """The JSON schema of the arguments, as every API takes it (each voice mode wraps it in

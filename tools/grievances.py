@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
-from tools.base import CURRENT_AGENT, Tool, ToolResult, ToolUnavailable
+from tools.base import Tool, ToolContext, ToolResult
 from tools.numbers import parse_spoken_number
 from tools.player_stats import USER_NAME_PATTERN
 
@@ -20,6 +20,21 @@ class Category(str, Enum):
     gaming_experience = "gaming_experience"
     usage_history = "usage_history"
     other = "other"
+
+
+# How each category reads to people: ticket summaries, the Jira summary, the page.
+CATEGORY_LABELS = {
+    Category.wallet: "Wallet",
+    Category.reward_points: "Reward points",
+    Category.gaming_experience: "Gaming experience",
+    Category.usage_history: "Usage history",
+    Category.other: "Other",
+}
+
+
+def category_label(category: str) -> str:
+    """'reward_points' -> 'Reward points'; anything unknown reads as 'Other'."""
+    return CATEGORY_LABELS.get(category, "Other")  # a str-valued Enum key matches its value
 
 
 CATEGORY_HELP = (
@@ -158,16 +173,10 @@ def ticket_owner(result: ToolResult) -> str | None:
 
 
 def make_tools(backend: GrievanceBackend) -> list[Tool]:
-    def register(args: RegisterArgs) -> ToolResult:
-        try:
-            ticket = backend.register(
-                args.category.value,
-                args.description,
-                args.user_name.lower(),
-                agent=CURRENT_AGENT.get(),
-            )
-        except ToolUnavailable as exc:
-            return ToolResult.failure(str(exc), error="backend_unavailable")
+    def register(args: RegisterArgs, context: ToolContext) -> ToolResult:
+        ticket = backend.register(
+            args.category.value, args.description, args.user_name.lower(), agent=context.agent
+        )
         verb = "queued" if ticket.queued else "registered"
         return ToolResult.success(
             f"Grievance {ticket.key} {verb} for {ticket.user_name} "
@@ -175,7 +184,7 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
             ticket=ticket.as_dict(),
         )
 
-    def status(args: StatusArgs) -> ToolResult:
+    def status(args: StatusArgs, context: ToolContext) -> ToolResult:
         key = parse_ticket_key(args.grievance_id, backend.project_key)
         if key is None:
             return ToolResult.failure(
@@ -183,20 +192,14 @@ def make_tools(backend: GrievanceBackend) -> list[Tool]:
                 f"{backend.project_key}-12 or just 12.",
                 error="invalid_key",
             )
-        try:
-            ticket = backend.get(key)
-        except ToolUnavailable as exc:
-            return ToolResult.failure(str(exc), error="backend_unavailable")
+        ticket = backend.get(key)
         if ticket is None:
             return ToolResult.failure(f"There is no grievance {key}.", error="not_found")
         return ToolResult.success(describe(ticket), ticket=ticket.as_dict())
 
-    def list_(args: ListArgs) -> ToolResult:
+    def list_(args: ListArgs, context: ToolContext) -> ToolResult:
         user_name = args.user_name.lower()
-        try:
-            tickets = backend.list_for(user_name)
-        except ToolUnavailable as exc:
-            return ToolResult.failure(str(exc), error="backend_unavailable")
+        tickets = backend.list_for(user_name)
         if not tickets:
             return ToolResult.success(f"{user_name} has no grievances.", tickets=[])
         open_count = sum(t.status_category != "Done" for t in tickets)

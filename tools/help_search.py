@@ -7,7 +7,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from tools.base import Tool, ToolResult, ToolUnavailable
+from tools.base import Tool, ToolContext, ToolResult
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,8 @@ class SearchArgs(BaseModel):
 
 
 def make_tool(backend: HelpSearchBackend) -> Tool:
-    def run(args: SearchArgs) -> ToolResult:
-        try:
-            passages = backend.search(args.query, top=3)
-        except ToolUnavailable as exc:
-            return ToolResult.failure(str(exc), error="backend_unavailable")
+    def run(args: SearchArgs, context: ToolContext) -> ToolResult:
+        passages = backend.search(args.query, top=3)
         if not passages:
             return ToolResult.success(
                 f"The help centre has nothing on '{args.query}'.", passages=[]

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from tools.base import Tool, ToolResult, ToolUnavailable
+from tools.base import Tool, ToolContext, ToolResult
 
 USER_NAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 
@@ -73,12 +73,9 @@ def summarise(summary: PlayerSummary) -> str:
 
 
 def make_tool(backend: PlayerStatsBackend) -> Tool:
-    def run(args: PlayerSummaryArgs) -> ToolResult:
+    def run(args: PlayerSummaryArgs, context: ToolContext) -> ToolResult:
         user_name = args.user_name.lower()
-        try:
-            summary = backend.player_summary(user_name)
-        except ToolUnavailable as exc:
-            return ToolResult.failure(str(exc), error="backend_unavailable")
+        summary = backend.player_summary(user_name)
         if summary is None:
             return ToolResult.failure(
                 f"There is no player called {user_name}.", error="unknown_player"

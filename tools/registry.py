@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import time
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 
 from tools import grievances, help_search, player_stats
 from tools.backends import Backends
-from tools.base import Tool, ToolResult
+from tools.base import NO_CONTEXT, Tool, ToolContext, ToolResult
 from tools.lanes import Lanes
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,9 @@ class ToolRegistry:
             code = "invalid_arguments"
         return _error(name, parsed, sentence, code)
 
-    def submit(self, name: str, raw_arguments: str | None) -> tuple[str, Future[Dispatch]]:
+    def submit(
+        self, name: str, raw_arguments: str | None, context: ToolContext = NO_CONTEXT
+    ) -> tuple[str, Future[Dispatch]]:
         """Start one call in the pool: its human label, and a future that always resolves to a
         Dispatch. The arguments are validated once, here."""
         prepared = self.prepare(name, raw_arguments)
@@ -85,22 +86,24 @@ class ToolRegistry:
             done: Future[Dispatch] = Future()
             done.set_result(prepared)
             return prepared.label, done
-        return self.start(*prepared)
+        return self.start(*prepared, context=context)
 
-    def start(self, tool: Tool, args: Any) -> tuple[str, Future[Dispatch]]:
-        """Start a validated call (from `prepare`) in the pool."""
-        # Copy the context so the tool sees the calling session's CURRENT_AGENT.
-        context = contextvars.copy_context()
+    def start(
+        self, tool: Tool, args: Any, context: ToolContext = NO_CONTEXT
+    ) -> tuple[str, Future[Dispatch]]:
+        """Start a validated call (from `prepare`) in the pool, made for `context`."""
         future = self._lanes[tool.service].submit(
-            lambda: context.run(self._run, tool, args),
+            lambda: self._run(tool, args, context),
             refuse=lambda sentence: _error(
                 tool.name, args.model_dump(mode="json"), sentence, "not_answering"
             ),
         )
         return tool.label(args), future
 
-    def run(self, name: str, raw_arguments: str | None) -> Dispatch:
-        return self.wait(self.submit(name, raw_arguments)[1], name, raw_arguments)
+    def run(
+        self, name: str, raw_arguments: str | None, context: ToolContext = NO_CONTEXT
+    ) -> Dispatch:
+        return self.wait(self.submit(name, raw_arguments, context)[1], name, raw_arguments)
 
     def wait(self, future: Future[Dispatch], name: str, raw_arguments: str | None) -> Dispatch:
         try:
@@ -115,11 +118,11 @@ class ToolRegistry:
             return _error(name, parsed, sentence, "timeout", ms=self.timeout * 1000)
 
     @staticmethod
-    def _run(tool: Tool, args: Any) -> Dispatch:
+    def _run(tool: Tool, args: Any, context: ToolContext) -> Dispatch:
         started = time.perf_counter()
         label = tool.label(args)
         try:
-            result = tool.run(args)
+            result = tool.call(args, context)
         except Exception:  # a tool bug must never end the turn: log it, tell the model
             log.exception("tool %s failed", tool.name)
             result = ToolResult.failure(f"{tool.name} failed unexpectedly.", error="internal_error")

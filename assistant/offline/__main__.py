@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from types import SimpleNamespace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
 
@@ -71,22 +72,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _access(args: argparse.Namespace, settings) -> tuple[str | None, list[str]]:
-    """The bearer key and the extra host names: the flags, else the settings."""
-    secret = getattr(settings, "voicedesk_offline_api_key", None)
-    api_key = args.api_key or (secret.get_secret_value() if secret else None)
-    hosts = args.allow_host or (getattr(settings, "voicedesk_offline_hosts", "") or "").split(",")
+def _access(args: argparse.Namespace, settings: SimpleNamespace) -> tuple[str | None, list[str]]:
+    """The bearer key and the extra host names: the flags, else the environment."""
+    api_key = args.api_key or settings.voicedesk_offline_api_key
+    hosts = args.allow_host or settings.voicedesk_offline_hosts.split(",")
     return api_key or None, [h.strip() for h in hosts if h.strip()]
 
 
-def _settings():
-    """The project's settings when they load; the engine works with defaults otherwise."""
+def _settings(environ: dict[str, str] | None = None) -> SimpleNamespace:
+    """What the engine reads, from the environment: this package stands alone, so it does not
+    load the app's settings files (.env, secrets.toml); a bad value falls back to the default."""
+    env = os.environ if environ is None else environ
     try:
-        from assistant.config import load_settings
-
-        return load_settings()
-    except Exception:  # a bad unrelated setting must not stop the offline engine
-        return None
+        max_seconds = float(env.get("VOICEDESK_MAX_SECONDS", "")) or None
+    except ValueError:
+        max_seconds = None
+    return SimpleNamespace(
+        voicedesk_offline_api_key=env.get("VOICEDESK_OFFLINE_API_KEY") or None,
+        voicedesk_offline_hosts=env.get("VOICEDESK_OFFLINE_HOSTS", ""),
+        jira_project_key=env.get("JIRA_PROJECT_KEY") or None,
+        voicedesk_max_seconds=max_seconds,
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from assistant.offline.protocol import ChatRequest, OfflineAPIError
 from assistant.offline.router import Decision, route
 from assistant.offline.stt import SpeechToText, Transcript
 from assistant.offline.tts import TextToSpeech
-from assistant.offline.wavio import AudioError, duration_s
+from wavcodec import AudioError, duration_s
 
 log = logging.getLogger(__name__)
 CUSTOMER_LINE = re.compile(r"^Customer being helped:\s*([A-Za-z0-9_.\-]{1,64})\s*$", re.MULTILINE)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from assistant.offline.loading import LazyModel, ModelUnavailable
 from assistant.offline.normalize import normalize
-from assistant.offline.wavio import WHISPER_RATE, decode_wav
+from wavcodec import TARGET_RATE as WHISPER_RATE
+from wavcodec import decode_wav
 
 # Beam 5: on the 72 spoken test questions it mis-hears 12 % of espeak-ng's words against 17 %
 # for greedy decoding (Piper's voice: 2 % either way) and routes one more question exactly, for

@@ -14,7 +14,7 @@ import numpy as np
 
 from assistant.offline.compose import clauses
 from assistant.offline.loading import LazyModel, ModelUnavailable
-from assistant.offline.wavio import decode_wav, encode_wav, resample
+from wavcodec import decode_wav, encode_wav, resample
 
 PHRASE_WORDS = 14
 PHRASE_PAUSE_S = 0.12

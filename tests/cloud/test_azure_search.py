@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from assistant import service
 from tests.support import make_settings
 from tools.backends.azure_search import AzureHelpSearch
 from tools.base import ToolUnavailable
@@ -166,7 +167,7 @@ def test_from_settings_is_lazy_and_never_shows_the_key(clean_env, tmp_path, sear
         tmp_path, azure_search_endpoint=search_double.url, azure_search_index="help",
         azure_search_api_key="search-key-123", azure_search_semantic_configuration="default",
     )  # fmt: skip
-    search = AzureHelpSearch.from_settings(settings)
+    search = service.azure_search(settings)
     assert (search.kind, search.where, search.mode, search.auth) == (
         "cloud", "127.0.0.1/help", "semantic", "key",
     )  # fmt: skip
@@ -177,7 +178,7 @@ def test_without_key_entra_id_is_used(clean_env, tmp_path):
     settings = make_settings(
         tmp_path, azure_search_endpoint="https://x.search.windows.net", azure_search_index="help"
     )
-    search = AzureHelpSearch.from_settings(settings)
+    search = service.azure_search(settings)
     from azure.identity import DefaultAzureCredential
 
     assert search.auth == "Entra ID" and isinstance(search.credential(), DefaultAzureCredential)

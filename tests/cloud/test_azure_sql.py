@@ -1,4 +1,4 @@
-"""`python -m assistant.azure_sql`: the T-SQL script (on paper) and --run through real ODBC."""
+"""`python -m ops.azure_sql`: the T-SQL script (on paper) and --run through real ODBC."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from assistant import PROJECT_ROOT
-from assistant.azure_sql import main, tsql_script
-from assistant.demo_data import iter_players
+from ops.azure_sql import main, tsql_script
+from ops.demo_data import iter_players
 from tools.backends.sql_dialect import MSSQL
 from tools.backends.sqlite_stats import SqliteStats
 
@@ -73,7 +73,7 @@ def test_run_without_sql_settings_is_one_sentence(clean_env, capsys):
 
 def test_the_module_runs_as_a_command(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "assistant.azure_sql", "--emit", "-", "--transactions", "3"],
+        [sys.executable, "-m", "ops.azure_sql", "--emit", "-", "--transactions", "3"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0

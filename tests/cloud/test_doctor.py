@@ -42,7 +42,7 @@ def test_embedded_backends_all_answer(clean_env, tmp_path):
 def test_cloud_backends_all_answer_and_say_where(
     clean_env, tmp_path, jira_double, search_double, sqlite_odbc
 ):
-    from assistant.demo_data import write_stats_db
+    from ops.demo_data import write_stats_db
 
     stats_path = tmp_path / "azure.sqlite"
     write_stats_db(stats_path, transactions=300)
@@ -70,7 +70,7 @@ def test_failing_cloud_backends_each_get_a_fix(
         tmp_path, jira_double, search_double, sqlite_odbc, empty, jira_api_token="wrong-token"
     )
     stats, search, grievances = check_backends(settings)
-    assert not stats.ok and "python -m assistant.azure_sql --run" in stats.fix
+    assert not stats.ok and "python -m ops.azure_sql --run" in stats.fix
     assert not search.ok and "no index called 'help'" in search.fix
     assert not grievances.ok and "(401)" in grievances.fix and "JIRA_API_TOKEN" in grievances.fix
     assert no_secret_in([stats, search, grievances])

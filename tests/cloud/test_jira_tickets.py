@@ -12,12 +12,13 @@ import textwrap
 
 import pytest
 
-from assistant import PROJECT_ROOT
+from assistant import PROJECT_ROOT, service
+from assistant.service import flush_outbox
 from tests.doubles.jira_double import JiraDouble, tokenize
 from tests.support import make_settings
 from tools.backends.jira_tickets import JiraGrievances, fingerprint, jql_quote
-from tools.backends.outbox import OUTBOX_FILE, Outbox, flush_outbox
-from tools.base import CURRENT_AGENT, ToolUnavailable
+from tools.backends.outbox import OUTBOX_FILE, Outbox
+from tools.base import ToolContext, ToolUnavailable
 from tools.grievances import make_tools
 
 MARKER = re.compile(r"vd-[0-9a-f]{32}")
@@ -77,7 +78,7 @@ def test_from_settings_reads_jira_settings_without_any_request(clean_env, jira_d
         tmp_path, jira_server=jira_double.url + "/", jira_email="bot@example.com",
         jira_api_token="jira-token-123", jira_project_key="grv", jira_issue_type="Bug",
     )  # fmt: skip
-    jira = JiraGrievances.from_settings(settings)
+    jira = service.jira_grievances(settings)
     assert (jira.kind, jira.where, jira.project_key, jira.issue_type) == (
         "cloud", "127.0.0.1", "GRV", "Bug",
     )  # fmt: skip
@@ -161,7 +162,7 @@ def test_a_number_said_alone_means_that_number_in_the_project(jira_double, tmp_p
     for n in range(12):
         jira_double.add_issue(f"issue {n + 1}", ["voicedesk", "player-maria"])
     status = make_tools(backend(jira_double.url, tmp_path))[1]
-    result = status.run(status.args_model(grievance_id="twelve"))
+    result = status.call(status.args_model(grievance_id="twelve"))
     assert result.ok and result.data["ticket"]["key"] == "GRV-12"
     assert jira_double.requests("GET", "/rest/api/2/issue/GRV-12")
 
@@ -182,13 +183,9 @@ def test_list_for_finds_the_players_tickets_with_quoted_jql(jira_double, tmp_pat
 
 def test_register_through_the_tool_uses_the_signed_in_agent(jira_double, tmp_path):
     register = make_tools(backend(jira_double.url, tmp_path))[0]
-    token = CURRENT_AGENT.set("Asha Rao")
-    try:
-        result = register.run(register.args_model(
-            category="gaming_experience", description="Poker froze mid-hand.", user_name="dev"
-        ))  # fmt: skip
-    finally:
-        CURRENT_AGENT.reset(token)
+    result = register.call(register.args_model(
+        category="gaming_experience", description="Poker froze mid-hand.", user_name="dev"
+    ), ToolContext(agent="Asha Rao"))  # fmt: skip
     assert result.ok and result.data["ticket"]["key"] == "GRV-1"
     assert "Taken by: Asha Rao" in jira_double.requests("POST")[0]["json"]["fields"]["description"]
 

@@ -10,10 +10,11 @@ from collections import namedtuple
 
 import pytest
 
-from assistant.azure_sql import load
-from assistant.demo_data import write_stats_db
+from assistant import service
+from assistant.service import build_backends
+from ops.azure_sql import load
+from ops.demo_data import write_stats_db
 from tests.support import make_settings
-from tools.backends import build_backends
 from tools.backends.odbc_stats import (
     DRIVER_18_URL,
     SQL_COPT_SS_ACCESS_TOKEN,
@@ -181,7 +182,7 @@ def test_without_unixodbc_the_app_starts_and_the_tool_says_what_to_install(
 
 def test_sql_server_without_database_says_so(clean_env, monkeypatch, tmp_path):
     fake_pyodbc(monkeypatch, [])
-    stats = OdbcStats.from_settings(make_settings(tmp_path, sql_server="x"))
+    stats = OdbcStats(service.odbc_connector(make_settings(tmp_path, sql_server="x")))
     with pytest.raises(ToolUnavailable, match="SQL_DATABASE"):
         stats.check()
 
@@ -255,7 +256,7 @@ def test_a_database_without_the_tables_says_how_to_create_them(sqlite_odbc, tmp_
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     stats = OdbcStats(OdbcConnector(f"DRIVER={{{sqlite_odbc}}};Database={empty}"))
-    with pytest.raises(ToolUnavailable, match=r"python -m assistant\.azure_sql --run"):
+    with pytest.raises(ToolUnavailable, match=r"python -m ops\.azure_sql --run"):
         stats.player_summary("maria")
 
 

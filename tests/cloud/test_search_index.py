@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from assistant.search_index import HASH_FIELD, AzureIndexBuilder, SearchIndexError, build_index
+from ops.search_index import HASH_FIELD, AzureIndexBuilder, SearchIndexError, build_index
 from tests.support import make_settings
 from tools.backends.local_search import MANUALS_DIR, chunk_manuals
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from assistant.demo_data import schema_statements
+from ops.demo_data import schema_statements
 from tools.backends.sql_dialect import MSSQL, OTHER, POSTGRESQL, SQLITE, dialect_for
 
 TABLES, INDEXES = schema_statements()

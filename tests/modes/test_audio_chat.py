@@ -4,6 +4,7 @@ stream as they are generated, and a provider that refuses streamed audio is aske
 from __future__ import annotations
 
 import io
+import threading
 import time
 import wave
 
@@ -37,9 +38,11 @@ class Heard:
 
     def __init__(self):
         self.events = []
+        self.threads = set()
 
     def __call__(self, event):
         self.events.append((time.monotonic(), event))
+        self.threads.add(threading.get_ident())
 
     def of(self, kind):
         return [(at, e) for at, e in self.events if e.kind == kind]
@@ -197,13 +200,12 @@ def test_the_question_is_reported_heard_as_soon_as_it_is_transcribed(chat_double
     ((at, event),) = heard.of("heard")
     assert event.data == "How many games did I play?"
     assert at < heard.of("audio_chunk")[0][0], "heard before the answer starts"
+    assert heard.threads == {threading.get_ident()}, "the sink is called on the asking thread"
 
 
 def test_talking_over_the_answer_stops_it_and_keeps_what_was_said(chat_double, engine_for):
     """The page's sink carries a threading.Event; once set, the engine stops reading (which closes
     the stream, so the model stops generating) and the answer is what was heard so far."""
-    import threading
-
     chat_double.pace = Pace(first_chunk_s=0.1, realtime=1.0)  # 6 s of answer, in real time
     chat_double.reply_audio("Maria played twelve games this week.", tone_wav(6.0))
 

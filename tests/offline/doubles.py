@@ -15,7 +15,7 @@ from assistant.offline.engine import OfflineEngine
 from assistant.offline.normalize import normalize
 from assistant.offline.stt import SpeechToText, Transcript
 from assistant.offline.tts import TextToSpeech
-from assistant.offline.wavio import decode_wav, duration_s, encode_wav
+from wavcodec import decode_wav, duration_s, encode_wav
 
 
 def tone_wav(seconds: float, freq: float = 220.0, rate: int = 16_000) -> bytes:

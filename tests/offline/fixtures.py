@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.offline.normalize import normalize
-from assistant.offline.wavio import decode_wav, encode_wav
 from tests.offline.cases import Case, load_cases
+from wavcodec import decode_wav, encode_wav
 
 GENERATOR_VERSION = "3"  # bump to re-synthesise every cached recording
 VOICES = ("piper", "espeak")

@@ -19,11 +19,11 @@ import pytest
 
 from assistant.offline.compose import for_speech
 from assistant.offline.router import route
-from assistant.offline.wavio import duration_s, rms_dbfs
 from tests.offline.cases import Case
 from tests.offline.fixtures import SpokenCase, word_error_rate
 from tests.offline.helpers import ask, checked_client, messages
 from tests.support import isolate_env, make_settings
+from wavcodec import duration_s, rms_dbfs
 
 pytestmark = pytest.mark.offline_models
 # Ceilings far above what was measured, yet below the ~100 % of silence or another sentence:
@@ -36,7 +36,7 @@ REPLY_WER_CEILING = 0.75
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
     isolate_env(monkeypatch)
-    from tools.backends import build_backends
+    from assistant.service import build_backends
     from tools.registry import build_registry
 
     backends = build_backends(make_settings(tmp_path))

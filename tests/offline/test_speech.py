@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from assistant.offline.tts import TextToSpeech, phrases
-from assistant.offline.wavio import duration_s, rms_dbfs
+from wavcodec import duration_s, rms_dbfs
 
 
 def test_long_sentences_are_spoken_phrase_by_phrase_at_commas_outside_brackets():

@@ -13,11 +13,11 @@ import pytest
 
 from assistant import PROJECT_ROOT
 from assistant.binding import Grants
-from assistant.demo_data import write_stats_db
 from assistant.errors import TurnError
 from assistant.history import Conversation
 from assistant.service import build_engine
 from assistant.turn import MAX_TOOL_ROUNDS, MAX_TYPED_CHARS
+from ops.demo_data import write_stats_db
 from tests.page.conftest import APP, clear_page_caches
 from tests.resilience.conftest import HELP_INDEX
 from tests.resilience.support import assert_one_sentence, cli_env, page_size, run_cli

@@ -13,10 +13,10 @@ from contextlib import ExitStack, contextmanager
 
 import pytest
 
-from assistant.azure_sql import load
 from assistant.binding import Grants
-from assistant.demo_data import write_stats_db
 from assistant.history import Conversation
+from ops.azure_sql import load
+from ops.demo_data import write_stats_db
 from tests.audio_factory import pcm16, speech_like, wav
 from tests.page.conftest import APP, clear_page_caches
 from tests.page.helpers import messages, texts

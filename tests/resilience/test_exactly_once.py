@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from assistant import service
+from assistant.service import build_backends
 from tests.resilience.support import assert_one_sentence
 from tests.support import make_settings
-from tools.backends import build_backends
 from tools.backends.jira_tickets import JiraGrievances
 from tools.backends.outbox import OUTBOX_FILE, Outbox
 from tools.lanes import Lane
@@ -48,7 +49,7 @@ def jira_settings(jira_double, data_dir, **overrides):
 
 def jira_backend(jira_double, data_dir, **overrides) -> JiraGrievances:
     """Built exactly as the app builds it (the client's own retries on, as configured)."""
-    return JiraGrievances.from_settings(jira_settings(jira_double, data_dir, **overrides))
+    return service.jira_grievances(jira_settings(jira_double, data_dir, **overrides))
 
 
 # -- every resend of a create goes through the marker check -------------------------------------
@@ -97,7 +98,7 @@ def test_a_grievance_that_outlives_its_wait_is_told_truthfully_and_delivered_onc
 ):
     data = tmp_path / "data"
     settings = jira_settings(jira_double, data, voicedesk_tool_timeout=1.0)
-    jira = JiraGrievances.from_settings(settings)
+    jira = service.jira_grievances(settings)
     jira.timeout = (3.0, 10.0)  # the slow send below is answered, just late
     backends = build_backends(settings)
     backends.grievances = jira

@@ -76,7 +76,7 @@ def text_of(messages: list[dict]) -> str:
 @pytest.fixture
 def players(clean_env, tmp_path):
     """The demo data in place, and the first SESSIONS players with their display names."""
-    from assistant.demo_data import main_demo_data
+    from ops.demo_data import main_demo_data
     from tests.support import make_settings
 
     main_demo_data(make_settings(tmp_path / "data"), 3000)

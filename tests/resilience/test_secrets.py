@@ -88,7 +88,7 @@ class EchoingServer:
 
 @pytest.fixture(scope="module")
 def stats_db(tmp_path_factory):
-    from assistant.demo_data import write_stats_db
+    from ops.demo_data import write_stats_db
 
     path = tmp_path_factory.mktemp("secret-stats") / "stats.sqlite"
     write_stats_db(path, transactions=1500)

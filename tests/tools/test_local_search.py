@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from assistant import PROJECT_ROOT
+from assistant import PROJECT_ROOT, service
 from tests.support import isolate_env, make_settings
 from tools.backends.local_search import (
     CHUNK_WORDS,
@@ -184,7 +184,7 @@ def test_match_expressions_are_only_quoted_terms():
 def test_constructor_does_no_io_and_first_search_builds_the_index(tmp_path, monkeypatch):
     isolate_env(monkeypatch)
     settings = make_settings(tmp_path / "data")
-    backend = LocalHelpSearch.from_settings(settings)
+    backend = service.local_search(settings)
     assert backend.kind == "embedded" and backend.where.endswith("search.sqlite")
     assert not settings.voicedesk_data_dir.exists()
     assert backend.search("forgot password")

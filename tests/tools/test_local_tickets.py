@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from assistant import PROJECT_ROOT
-from assistant.demo_data import SEED_GRIEVANCES
+from assistant import PROJECT_ROOT, service
+from ops.demo_data import SEED_GRIEVANCES
 from tests.support import isolate_env, make_settings
 from tools.backends.local_tickets import LocalGrievances, fingerprint, make_summary
 from tools.base import ToolUnavailable
@@ -35,7 +35,7 @@ def clock():
 
 @pytest.fixture
 def store(tmp_path, clock):
-    return LocalGrievances(tmp_path / "tickets.sqlite", clock=clock)
+    return LocalGrievances(tmp_path / "tickets.sqlite", clock=clock, seeds=SEED_GRIEVANCES)
 
 
 def count_rows(store) -> int:
@@ -45,13 +45,13 @@ def count_rows(store) -> int:
 def test_from_settings_uses_the_data_dir_and_project_key_without_io(tmp_path, monkeypatch):
     isolate_env(monkeypatch)
     settings = make_settings(tmp_path / "data", jira_project_key="HELP")
-    store = LocalGrievances.from_settings(settings)
+    store = service.local_grievances(settings)
     assert store.kind == "embedded" and store.project_key == "HELP"
     assert store.where == str(tmp_path / "data" / "tickets.sqlite")
     assert not (tmp_path / "data").exists()
     ticket = store.register("other", "The lobby music is too loud.", "dev")
     assert ticket.key.startswith("HELP-")
-    assert LocalGrievances.from_settings(make_settings(tmp_path / "x")).project_key == "GRV"
+    assert service.local_grievances(make_settings(tmp_path / "x")).project_key == "GRV"
 
 
 def test_seeded_tickets_appear_on_first_use(store):
@@ -148,7 +148,7 @@ def test_reseeding_is_idempotent_and_never_touches_user_tickets(store, clock):
 
 def test_a_second_instance_does_not_seed_twice(store, tmp_path):
     store.check()
-    LocalGrievances(store.path).check()
+    LocalGrievances(store.path, seeds=SEED_GRIEVANCES).check()
     assert count_rows(store) == len(SEED_GRIEVANCES)
 
 
@@ -183,7 +183,8 @@ def test_two_processes_share_the_store_safely(tmp_path):
         import sys
         from pathlib import Path
         from tools.backends.local_tickets import LocalGrievances
-        store = LocalGrievances(Path(sys.argv[1]))
+        from ops.demo_data import SEED_GRIEVANCES
+        store = LocalGrievances(Path(sys.argv[1]), seeds=SEED_GRIEVANCES)
         for i in range(25):
             store.register("other", f"{sys.argv[2]} problem {i}", "dev")
             store.register("wallet", "Same double charge from both.", "maria")
@@ -195,7 +196,7 @@ def test_two_processes_share_the_store_safely(tmp_path):
         for name in ("alpha", "beta")
     ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
-    store = LocalGrievances(path)
+    store = LocalGrievances(path, seeds=SEED_GRIEVANCES)
     descriptions = [t.description for t in store.list_for("dev")]
     assert len(descriptions) == 50 + 1  # plus dev's seeded ticket
     assert len([t for t in store.list_for("maria") if t.status == "Open"]) == 1

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assistant import demo_data
-from assistant.demo_data import write_stats_db
+from assistant import service
+from ops import demo_data
+from ops.demo_data import write_stats_db
 from tests.support import isolate_env, make_settings
 from tools.backends.sqlite_stats import (
     PLAYER_NAMES_SQL,
@@ -28,7 +29,7 @@ def settings(tmp_path, monkeypatch):
 
 @pytest.fixture
 def stats(settings):
-    backend = SqliteStats.from_settings(settings)
+    backend = service.sqlite_stats(settings)
     backend.check()  # builds the file
     return backend
 
@@ -45,7 +46,7 @@ def expected_totals(path, user_name):
 
 
 def test_constructor_does_no_io_and_first_use_creates_the_file(settings):
-    backend = SqliteStats.from_settings(settings)
+    backend = service.sqlite_stats(settings)
     assert backend.kind == "embedded"
     assert backend.where == str(settings.voicedesk_data_dir / "stats.sqlite")
     assert not settings.voicedesk_data_dir.exists()
@@ -131,7 +132,7 @@ def test_threads_share_one_lazily_built_file(settings, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(demo_data, "write_stats_db", counting)
-    backend = SqliteStats.from_settings(settings)
+    backend = service.sqlite_stats(settings)
     names = ["maria", "dev", "sam", "priya.sharma"] * 8
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(backend.player_summary, names))

@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 from pydantic import ValidationError
 
-from assistant.demo_data import SEED_GRIEVANCES, main_demo_data
+from assistant.service import build_backends
+from ops.demo_data import SEED_GRIEVANCES, main_demo_data
 from tests.support import isolate_env, make_settings
 from tools import grievances, help_search, player_stats
-from tools.backends import build_backends
 
 INJECTIONS = [
     "maria' OR '1'='1",
@@ -46,7 +46,7 @@ def env(tmp_path_factory):
 
 def call(tool, args: dict):
     """As the registry does it: validate the model's arguments, then run."""
-    return tool.run(tool.args_model.model_validate(args))
+    return tool.call(tool.args_model.model_validate(args))
 
 
 def snapshot(settings) -> dict:

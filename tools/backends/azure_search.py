@@ -57,19 +57,6 @@ class AzureHelpSearch:
     def __repr__(self) -> str:  # never the key
         return f"AzureHelpSearch(where={self.where!r})"
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> AzureHelpSearch:
-        key = settings.azure_search_api_key
-        return cls(
-            endpoint=settings.azure_search_endpoint,
-            index_name=settings.azure_search_index or "",
-            api_key=key.get_secret_value() if key else None,
-            semantic_configuration=settings.azure_search_semantic_configuration,
-            vector_field=settings.azure_search_vector_field,
-            read_timeout=max(2.0, settings.voicedesk_tool_timeout / 2),
-            connect_timeout=min(3.0, max(1.0, settings.voicedesk_tool_timeout / 5)),
-        )
-
     @property
     def mode(self) -> str:
         """'plain', 'semantic', 'hybrid' or 'hybrid+semantic': what a query will do."""

@@ -19,13 +19,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tools.backends.outbox import OUTBOX_FILE, Entry, Outbox
+from tools.backends.outbox import Entry, Outbox
 from tools.base import ToolUnavailable, redact
-from tools.grievances import Ticket
+from tools.grievances import Ticket, category_label
 
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]{0,8}")
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,9}")
@@ -35,13 +34,6 @@ ISSUE_FIELDS = [
     "duedate", "created", "updated", "comment",
 ]  # fmt: skip
 APP_LABEL = "voicedesk"
-SUMMARY_WORDS = {
-    "wallet": "Wallet",
-    "reward_points": "Reward points",
-    "gaming_experience": "Gaming experience",
-    "usage_history": "Usage history",
-    "other": "Other",
-}
 # Inside {noformat} only a noformat tag means anything to Jira, and it has no escape: the brace
 # of anything that could be read as one (any case, spaced, with parameters) becomes a fullwidth
 # brace. Nothing is removed, so no nesting ({no{noformat}format}) can rebuild a tag.
@@ -114,26 +106,6 @@ class JiraGrievances:
 
     def __repr__(self) -> str:  # never the token
         return f"JiraGrievances(where={self.where!r}, project_key={self.project_key!r})"
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> JiraGrievances:
-        token = settings.jira_api_token.get_secret_value() if settings.jira_api_token else None
-        # Within one tool call (VOICEDESK_TOOL_TIMEOUT, 10 s by default) even a host that
-        # never answers costs at most 3 connect attempts and 2 short waits; past that the
-        # grievance is queued, never lost.
-        budget = settings.voicedesk_tool_timeout
-        connect = min(3.05, max(1.0, budget / 5))
-        read = max(2.0, budget / 2)
-        return cls(
-            server=settings.jira_server,
-            email=settings.jira_email,
-            api_token=token,
-            project_key=settings.jira_project_key,
-            issue_type=settings.jira_issue_type,
-            outbox=Outbox(Path(settings.voicedesk_data_dir) / OUTBOX_FILE),
-            timeout=(connect, read),
-            max_retry_delay=1.0,
-        )
 
     # -- the protocol -------------------------------------------------------------------------
 
@@ -257,7 +229,7 @@ class JiraGrievances:
     def _fields(self, entry: Entry) -> dict[str, Any]:
         p = entry.payload
         first_line = " ".join(p["description"].split())
-        summary = f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}: "
+        summary = f"{category_label(p['category'])} grievance from {p['user_name']}: "
         summary += first_line if len(first_line) <= 120 else first_line[:117] + "..."
         # The customer's words in a noformat block, so Jira renders none of their markup.
         words = _NOFORMAT_TAG.sub("\uff5b", p["description"])
@@ -513,7 +485,7 @@ def _local_ticket(entry: Entry, key: str, status: str, *, queued: bool) -> Ticke
         key=key,
         user_name=p["user_name"],
         category=p["category"],
-        summary=f"{SUMMARY_WORDS.get(p['category'], 'Other')} grievance from {p['user_name']}",
+        summary=f"{category_label(p['category'])} grievance from {p['user_name']}",
         description=p["description"],
         status=status,
         status_category="To Do",

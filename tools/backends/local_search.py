@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from assistant import PROJECT_ROOT
 from tools.base import ToolUnavailable
 from tools.help_search import Passage
 
-MANUALS_DIR = PROJECT_ROOT / "data" / "manuals"
+# The project's own manuals: the default corpus (tools/backends/ -> the project root).
+MANUALS_DIR = Path(__file__).resolve().parents[2] / "data" / "manuals"
 INDEX_VERSION = "1"  # bump when chunking, tokenising or weights change: forces a rebuild
 CHUNK_WORDS = 120
 CHUNK_OVERLAP = 30
@@ -375,10 +375,6 @@ class LocalHelpSearch:
         self._checked_at = float("-inf")
         self._df_cache: dict[str | None, int] = {}  # document frequencies, for pruning
         self._df_identity: tuple[int, int] | None = None  # of the index file they count
-
-    @classmethod
-    def from_settings(cls, settings) -> LocalHelpSearch:
-        return cls(Path(settings.voicedesk_data_dir) / "search.sqlite", MANUALS_DIR)
 
     def search(self, query: str, top: int = 3) -> list[Passage]:
         terms = query_terms(query)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from tools.base import ToolUnavailable
-from tools.grievances import Ticket
+from tools.grievances import Ticket, category_label
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tickets (
@@ -80,13 +80,6 @@ DUE_DAYS = {"wallet": 3}
 DEFAULT_DUE_DAYS = 7
 DEDUPE_WINDOW = timedelta(minutes=10)
 
-_CATEGORY_LABEL = {
-    "wallet": "Wallet",
-    "reward_points": "Reward points",
-    "gaming_experience": "Gaming experience",
-    "usage_history": "Usage history",
-    "other": "Other",
-}
 
 
 def _iso(moment: datetime) -> str:
@@ -101,7 +94,7 @@ def fingerprint(description: str) -> str:
 def make_summary(category: str, description: str, width: int = 80) -> str:
     """A Jira-style one-line summary: 'Wallet: charged twice for ...', cut at a word."""
     first = re.split(r"(?<=[.!?])\s", " ".join(description.split()), maxsplit=1)[0]
-    label = _CATEGORY_LABEL.get(category, "Other")
+    label = category_label(category)
     text = f"{label}: {first.rstrip('.!?')}"
     if len(text) <= width:
         return text
@@ -118,21 +111,16 @@ class LocalGrievances:
         path: Path,
         project_key: str = "GRV",
         clock: Callable[[], datetime] | None = None,
+        seeds: Sequence[Mapping[str, Any]] = (),
     ):
         self.path = Path(path)
+        self.seeds = tuple(seeds)  # demo tickets present from first use (keyed by their "seed")
         self.where = str(self.path)
         self.project_key = (project_key or "GRV").upper()
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings) -> LocalGrievances:
-        return cls(
-            Path(settings.voicedesk_data_dir) / "tickets.sqlite",
-            project_key=getattr(settings, "jira_project_key", None) or "GRV",
-        )
 
     # --- the protocol ---------------------------------------------------------------------
 
@@ -180,7 +168,7 @@ class LocalGrievances:
     def reseed(self) -> int:
         """Upsert every seeded ticket (restoring its demo state); return how many."""
         self._ensure_ready()
-        return self._write(lambda conn: _upsert_seeds(conn, overwrite=True))
+        return self._write(lambda conn: _upsert_seeds(conn, self.seeds, overwrite=True))
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -241,7 +229,7 @@ class LocalGrievances:
                 try:
                     for statement in SCHEMA:
                         conn.execute(statement)
-                    _upsert_seeds(conn, overwrite=False)
+                    _upsert_seeds(conn, self.seeds, overwrite=False)
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -251,11 +239,11 @@ class LocalGrievances:
             self._ready = True
 
 
-def _upsert_seeds(conn: sqlite3.Connection, overwrite: bool) -> int:
+def _upsert_seeds(
+    conn: sqlite3.Connection, seeds: Sequence[Mapping[str, Any]], overwrite: bool
+) -> int:
     """Insert missing seeded tickets by seed name; with `overwrite`, reset existing ones."""
-    from assistant.demo_data import SEED_GRIEVANCES
-
-    for seed in SEED_GRIEVANCES:
+    for seed in seeds:
         values = (
             seed["user_name"],
             seed["category"],
@@ -275,4 +263,4 @@ def _upsert_seeds(conn: sqlite3.Connection, overwrite: bool) -> int:
             conn.execute(SEED_INSERT_SQL, values)
         elif overwrite:
             conn.execute(SEED_UPDATE_SQL, values)
-    return len(SEED_GRIEVANCES)
+    return len(seeds)

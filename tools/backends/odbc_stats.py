@@ -211,16 +211,6 @@ class OdbcConnector:
     def __repr__(self) -> str:  # never the connection string: it may hold a password
         return f"OdbcConnector(where={self.where!r})"
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> OdbcConnector:
-        secret = settings.sql_connection_string
-        return cls(
-            connection_string=secret.get_secret_value() if secret else None,
-            server=settings.sql_server,
-            database=settings.sql_database,
-            query_timeout=settings.sql_query_timeout,
-        )
-
     def pyodbc(self) -> Any:
         try:
             import pyodbc
@@ -299,7 +289,7 @@ class OdbcConnector:
         if state in MISSING_TABLE_STATES or any(m in text.lower() for m in MISSING_TABLE_TEXTS):
             return (
                 f"The database at {where} has no player statistics tables; create and fill them "
-                "with `python -m assistant.azure_sql --run`."
+                "with `python -m ops.azure_sql --run`."
             )
         if state in PERMISSION_STATES or "permission was denied" in text.lower():
             return (
@@ -327,10 +317,6 @@ class OdbcStats:
 
     def __repr__(self) -> str:
         return f"OdbcStats(where={self.where!r})"
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> OdbcStats:
-        return cls(OdbcConnector.from_settings(settings))
 
     # -- the protocol -------------------------------------------------------------------------
 

@@ -29,9 +29,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.backends.outbox_repair import keep_rows, readable_rows, set_aside
+
+if TYPE_CHECKING:  # the Jira backend imports this module
+    from tools.backends.jira_tickets import JiraGrievances
 
 log = logging.getLogger(__name__)
 
@@ -382,15 +385,15 @@ def _entry(row: sqlite3.Row) -> Entry:
     )
 
 
-def flush_outbox(settings: Any) -> tuple[int, int, str]:
+def flush_outbox(path: Path, jira: JiraGrievances | None) -> tuple[int, int, str]:
     """`python -m assistant outbox flush`: deliver every queued grievance that can be delivered.
 
-    Returns (delivered, remaining, one sentence). Nothing is ever dropped: what cannot be
-    delivered now stays queued. Exit 0 when `remaining` is 0, else 1.
+    `jira` is None when no Jira is configured. Returns (delivered, remaining, one sentence).
+    Nothing is ever dropped: what cannot be delivered now stays queued. Exit 0 when `remaining`
+    is 0, else 1.
     """
-    path = Path(settings.voicedesk_data_dir) / OUTBOX_FILE
     waiting = Outbox(path).pending_count()
-    if not settings.jira_server:
+    if jira is None:
         if waiting:
             return (
                 0,
@@ -401,9 +404,7 @@ def flush_outbox(settings: Any) -> tuple[int, int, str]:
                 ),
             )
         return 0, 0, "The outbox is empty; nothing to deliver."
-    from tools.backends.jira_tickets import JiraGrievances
-
-    return JiraGrievances.from_settings(settings).flush()
+    return jira.flush()
 
 
 def _grievances(n: int) -> str:

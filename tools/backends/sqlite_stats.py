@@ -1,4 +1,4 @@
-"""Player statistics from an embedded SQLite file, created from the demo data on first use.
+"""Player statistics from an embedded SQLite file, created on first use by the given `create`.
 
 The SQL is portable on purpose (`?` parameters, no TOP/LIMIT, no engine functions): the ODBC
 backend runs the very same statements on SQLite-ODBC, PostgreSQL and Azure SQL.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tools.base import ToolUnavailable
@@ -88,16 +89,12 @@ class SqliteStats:
 
     summary_sql = PLAYER_SUMMARY_SQL
 
-    def __init__(self, path: Path, transactions: int | None = None):
+    def __init__(self, path: Path, create: Callable[[Path], object] | None = None):
         self.path = Path(path)
         self.where = str(self.path)
-        self._transactions = transactions  # size to generate if the file is missing
+        self._create = create  # writes the file when it is missing (the demo data); None: don't
         self._create_lock = threading.Lock()
         self._local = threading.local()
-
-    @classmethod
-    def from_settings(cls, settings) -> SqliteStats:
-        return cls(Path(settings.voicedesk_data_dir) / "stats.sqlite")
 
     # --- the protocol ---------------------------------------------------------------------
 
@@ -143,10 +140,8 @@ class SqliteStats:
             conn.close()
 
     def _ensure_file(self) -> None:
-        if self.path.exists():
+        if self.path.exists() or self._create is None:
             return
-        from assistant.demo_data import DEFAULT_TRANSACTIONS, write_stats_db
-
         with self._create_lock:  # one thread builds it; the rename makes it appear whole
             if not self.path.exists():
-                write_stats_db(self.path, self._transactions or DEFAULT_TRANSACTIONS)
+                self._create(self.path)

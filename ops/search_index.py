@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from assistant import service
 from assistant.config import ConfigError, Settings
 
 BATCH = 100  # documents per indexing request (the service takes up to 1000 or 16 MB)
@@ -34,10 +35,10 @@ def build_index(settings: Settings, progress: bool = True) -> str:
     """Build the index the settings point at; return a one-line report."""
     if settings.azure_search_endpoint:
         return AzureIndexBuilder(settings).build(progress)
-    from tools.backends.local_search import MANUALS_DIR, LocalHelpSearch
+    from tools.backends.local_search import MANUALS_DIR
 
     started = time.perf_counter()
-    backend = LocalHelpSearch.from_settings(settings)
+    backend = service.local_search(settings)
     count = backend.rebuild()
     manuals = len(list(MANUALS_DIR.glob("*.md")))
     return (
@@ -54,12 +55,11 @@ def content_hash(doc: dict[str, Any], embedding_model: str | None) -> str:
 
 class AzureIndexBuilder:
     def __init__(self, settings: Settings, manuals_dir: Path | None = None, **client_options):
-        from tools.backends.azure_search import AzureHelpSearch
         from tools.backends.local_search import MANUALS_DIR
 
         self.settings = settings
         self.manuals_dir = Path(manuals_dir or MANUALS_DIR)
-        self.search = AzureHelpSearch.from_settings(settings)
+        self.search = service.azure_search(settings)
         self.index_name = self.search.index_name
         self.semantic = settings.azure_search_semantic_configuration or DEFAULT_SEMANTIC
         self.vector_field = settings.azure_search_vector_field or None

@@ -501,9 +501,9 @@ def main_demo_data(settings: Any, transactions: int | None = None) -> str:
     Rebuilds the statistics file and the help-centre index and upserts the seeded
     grievances. Grievances users registered are never touched.
     """
+    from assistant import service
     from assistant.config import ConfigError
     from tools.backends.local_search import MANUALS_DIR, build_index
-    from tools.backends.local_tickets import LocalGrievances
     from tools.base import ToolUnavailable
 
     count = DEFAULT_TRANSACTIONS if transactions is None else transactions
@@ -515,7 +515,7 @@ def main_demo_data(settings: Any, transactions: int | None = None) -> str:
         data_dir.mkdir(parents=True, exist_ok=True)
         written = write_stats_db(data_dir / "stats.sqlite", count)
         passages = build_index(data_dir / "search.sqlite", MANUALS_DIR)
-        seeded = LocalGrievances.from_settings(settings).reseed()
+        seeded = service.local_grievances(settings).reseed()
     except (OSError, sqlite3.Error, ToolUnavailable):
         raise ConfigError(
             f"Could not write the demo data to {data_dir}; check that the folder is writable "

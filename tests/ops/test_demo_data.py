@@ -8,9 +8,10 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from assistant import demo_data
+from assistant import service
 from assistant.config import ConfigError
-from assistant.demo_data import (
+from ops import demo_data
+from ops.demo_data import (
     DEFAULT_TRANSACTIONS,
     GAMES,
     SEED_GRIEVANCES,
@@ -21,7 +22,6 @@ from assistant.demo_data import (
     write_stats_db,
 )
 from tests.support import isolate_env, make_settings
-from tools.backends.local_tickets import LocalGrievances
 
 CATEGORIES = {"wallet", "reward_points", "gaming_experience", "usage_history", "other"}
 
@@ -212,14 +212,14 @@ def test_main_demo_data_builds_everything_and_reports(settings):
 
 def test_regenerating_keeps_user_grievances_and_restores_seeds(settings):
     main_demo_data(settings, 1000)
-    store = LocalGrievances.from_settings(settings)
+    store = service.local_grievances(settings)
     mine = store.register("wallet", "My $20 deposit never arrived.", "sam")
     seeded = store.list_for("maria")[0]
     conn = sqlite3.connect(settings.voicedesk_data_dir / "tickets.sqlite")
     with conn:  # someone edits a seeded ticket by hand
         conn.execute("UPDATE tickets SET status = 'Open' WHERE seed IS NOT NULL")
     main_demo_data(settings, 1500)
-    again = LocalGrievances.from_settings(settings)
+    again = service.local_grievances(settings)
     assert again.get(mine.key) == mine
     assert again.list_for("maria") == [seeded]
     total = conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
