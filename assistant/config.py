@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     voicedesk_tool_timeout: float = Field(10.0, gt=0)
     voicedesk_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     voicedesk_keep_audio: bool = False  # write recordings and replies to the data dir
-    # `python -m assistant.offline serve`: a bearer key it requires (none: loopback is the guard),
+    # `python -m localspeech serve`: a bearer key it requires (none: loopback is the guard),
     # and host names besides localhost that its Host header may name (comma-separated)
     voicedesk_offline_api_key: SecretStr | None = None
     voicedesk_offline_hosts: str = ""

@@ -53,7 +53,7 @@ def _question_wav() -> bytes:
     """The question spoken by Piper, padded with silence to exactly 3 seconds at 16 kHz."""
     import numpy as np
 
-    from assistant.offline.tts import PiperSpeaker
+    from localspeech.tts import PiperSpeaker
     from wavcodec import decode_wav, encode_wav
 
     samples = decode_wav(PiperSpeaker().wav(QUESTION))[: int(QUESTION_S * 16_000)]
@@ -102,9 +102,9 @@ def _child(question_path: str, turns: int, beam: int | None) -> None:
     import resource
     import threading
 
-    from assistant.offline.client import make_offline_client, shared_engine
-    from assistant.offline.stt import SpeechToText
-    from tests.offline.cases import tool_schemas
+    from localspeech.client import make_offline_client, shared_engine
+    from localspeech.stt import SpeechToText
+    from tests.localspeech.cases import tool_schemas
 
     engine = shared_engine()
     if beam:
@@ -202,12 +202,12 @@ def spoken_accuracy(beam: int | None = None) -> dict[str, Any]:
 
     Measured, not tested: Whisper's int8 kernels and espeak-ng's output differ by CPU and
     package build, so these figures move by a few points between machines (tests assert only
-    wide floors: tests/offline/test_spoken.py)."""
-    from assistant.offline.engine import OfflineEngine
-    from assistant.offline.router import route
-    from assistant.offline.stt import BEAM_SIZE, SpeechToText
-    from tests.offline.cases import mismatch, tool_schemas
-    from tests.offline.fixtures import Synthesiser, spoken_cases, word_error_rate
+    wide floors: tests/localspeech/test_spoken.py)."""
+    from localspeech.engine import OfflineEngine
+    from localspeech.router import route
+    from localspeech.stt import BEAM_SIZE, SpeechToText
+    from tests.localspeech.cases import mismatch, tool_schemas
+    from tests.localspeech.fixtures import Synthesiser, spoken_cases, word_error_rate
 
     engine = OfflineEngine(stt=SpeechToText({"GRV"}, beam_size=beam or BEAM_SIZE))
     engine.warm_up(background=False)

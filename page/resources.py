@@ -70,7 +70,7 @@ def offline_engine(model: str) -> Any:
         built = engine("offline", model)
     except ConfigError:
         return None
-    from assistant.offline.client import offline_engine_of
+    from localspeech.client import offline_engine_of
 
     return offline_engine_of(built.client.api)
 

@@ -33,7 +33,7 @@ class OfflineProvider(Provider):
     chooses_voice = False
 
     def configured(self, settings: Settings) -> bool:
-        return importlib.util.find_spec("assistant.offline.client") is not None
+        return importlib.util.find_spec("localspeech.client") is not None
 
     def model_name(self, settings: Settings) -> str:
         return OFFLINE_MODEL
@@ -46,7 +46,7 @@ class OfflineProvider(Provider):
 
     def build(self, settings: Settings) -> ModelClient:
         try:
-            from assistant.offline.client import make_offline_client
+            from localspeech.client import make_offline_client
         except ImportError as exc:
             raise ConfigError(OFFLINE_HINT) from exc
         api = make_offline_client(settings)

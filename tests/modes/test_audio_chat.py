@@ -153,10 +153,10 @@ def test_a_damaged_audio_chunk_ends_the_turn_in_one_sentence(chat_double, engine
 
 def test_the_offline_engine_streams_a_turn_with_tools_through_the_same_mode(tmp_path, monkeypatch):
     from assistant.client import ModelClient
-    from assistant.offline.client import make_offline_client
     from assistant.service import build_tools
     from assistant.turn import TurnEngine
-    from tests.offline.doubles import scripted_engine
+    from localspeech.client import make_offline_client
+    from tests.localspeech.doubles import scripted_engine
 
     isolate_env(monkeypatch)
     settings = make_settings(tmp_path)

@@ -274,7 +274,7 @@ def test_transcript_download_holds_the_conversation(cloud_env, make_app):
 def test_first_open_without_keys_says_how_to_connect_and_loads_the_offline_models(
     page_env, make_app
 ):
-    from assistant.offline.client import shared_engine
+    from localspeech.client import shared_engine
 
     at = make_app().run()
 

@@ -21,13 +21,13 @@ import openai
 import pytest
 
 from assistant import PROJECT_ROOT
-from assistant.offline import server as server_module
-from assistant.offline.client import make_offline_client
-from assistant.offline.server import make_server
 from assistant.turn import MAX_TYPED_CHARS
-from tests.offline.cases import tool_schemas
-from tests.offline.doubles import scripted_engine, tone_wav
-from tests.offline.helpers import ask, messages
+from localspeech import server as server_module
+from localspeech.client import make_offline_client
+from localspeech.server import make_server
+from tests.localspeech.cases import tool_schemas
+from tests.localspeech.doubles import scripted_engine, tone_wav
+from tests.localspeech.helpers import ask, messages
 from tests.resilience.support import assert_one_sentence, cli_env
 
 pytestmark = pytest.mark.timeout(120)
@@ -519,7 +519,7 @@ def test_the_in_process_client_applies_the_same_request_checks():
 def test_serve_takes_its_key_and_host_names_from_the_settings_or_flags():
     env = {**cli_env(), "PYTHONPATH": str(PROJECT_ROOT)}
     env.update(VOICEDESK_OFFLINE_API_KEY="from-env", VOICEDESK_OFFLINE_HOSTS="desk.lan, other")
-    command = [sys.executable, "-m", "assistant.offline", "serve", "--port", "0", "--no-warm-up"]
+    command = [sys.executable, "-m", "localspeech", "serve", "--port", "0", "--no-warm-up"]
     for extra, key, host in (([], "from-env", "desk.lan"),
                              (["--api-key", "flag", "--allow-host", "box"], "flag", "box")):  # fmt: skip
         server = subprocess.Popen(command + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

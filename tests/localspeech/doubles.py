@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-from assistant.offline.engine import OfflineEngine
-from assistant.offline.normalize import normalize
-from assistant.offline.stt import SpeechToText, Transcript
-from assistant.offline.tts import TextToSpeech
+from localspeech.engine import OfflineEngine
+from localspeech.normalize import normalize
+from localspeech.stt import SpeechToText, Transcript
+from localspeech.tts import TextToSpeech
 from wavcodec import decode_wav, duration_s, encode_wav
 
 

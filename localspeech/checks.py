@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from assistant.offline.protocol import OfflineAPIError
+from localspeech.protocol import OfflineAPIError
 
 MAX_JSON_ITEMS = 200_000  # commas and brackets: far above what the app sends (a few thousand)
 MAX_JSON_DEPTH = 64  # a chat body with tool schemas nests about ten deep

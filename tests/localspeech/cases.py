@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from assistant.offline.router import Decision
+from localspeech.router import Decision
 from tools.grievances import parse_ticket_key
 
 QUESTIONS = Path(__file__).with_name("questions.yaml")

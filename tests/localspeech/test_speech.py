@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from assistant.offline.tts import TextToSpeech, phrases
+from localspeech.tts import TextToSpeech, phrases
 from wavcodec import duration_s, rms_dbfs
 
 
@@ -49,7 +49,7 @@ def test_piper_speaks_a_long_answer_without_gaps_or_silence(real_engine):
 def test_whisper_runs_on_omp_num_threads_when_it_is_a_positive_number(
     setting, threads, monkeypatch
 ):
-    from assistant.offline.stt import cpu_threads
+    from localspeech.stt import cpu_threads
 
     if setting is None:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import httpx2
 
-from assistant.offline.engine import OfflineEngine
-from assistant.offline.http_api import dispatch
+from localspeech.engine import OfflineEngine
+from localspeech.http_api import dispatch
 
 
 class OfflineTransport(httpx2.BaseTransport):

@@ -7,8 +7,8 @@ import json
 import httpx2
 import openai
 
-from assistant.offline.engine import OfflineEngine
-from assistant.offline.transport import OfflineTransport
+from localspeech.engine import OfflineEngine
+from localspeech.transport import OfflineTransport
 from tests.contracts.openai_chat import validate_request, validate_response, validate_transcription
 
 SYSTEM = "You are VoiceDesk, a support assistant. Answer briefly."

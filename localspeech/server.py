@@ -31,9 +31,9 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from assistant.offline.engine import OfflineEngine
-from assistant.offline.http_api import JSON, body_limit, dispatch, too_large
-from assistant.offline.protocol import OfflineAPIError
+from localspeech.engine import OfflineEngine
+from localspeech.http_api import JSON, body_limit, dispatch, too_large
+from localspeech.protocol import OfflineAPIError
 
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 8  # threads; the engine's work is CPU-bound on a desk machine's few cores

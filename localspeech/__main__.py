@@ -1,4 +1,4 @@
-"""`python -m assistant.offline serve --port N`: the offline engine for any OpenAI client.
+"""`python -m localspeech serve --port N`: the offline engine for any OpenAI client.
 
 Also `status` (load the models and report) and `ask FILE.wav|--text "..."` (route one question,
 print the decision) for checking an installation without the app.
@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run tim
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assistant.offline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m localspeech", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve /v1/chat/completions on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8808)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    from assistant.offline.client import shared_engine
+    from localspeech.client import shared_engine
 
     settings = _settings()
     engine = shared_engine(settings)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         status = engine.status()
         print(json.dumps(status, indent=2))
         return 0 if status["stt"] == status["tts"] == "ready" else 1
-    from assistant.offline.server import make_server
+    from localspeech.server import make_server
 
     api_key, hosts = _access(args, settings)
     try:

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from assistant.offline.loading import LazyModel, ModelUnavailable
-from assistant.offline.normalize import normalize
+from localspeech.loading import LazyModel, ModelUnavailable
+from localspeech.normalize import normalize
 from wavcodec import TARGET_RATE as WHISPER_RATE
 from wavcodec import decode_wav
 

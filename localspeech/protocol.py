@@ -62,7 +62,7 @@ STREAM_FORMAT = "pcm16"  # as OpenAI: streamed audio is PCM16 mono at 24 kHz, no
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
-    from assistant.offline.checks import check_chat  # it raises this module's error
+    from localspeech.checks import check_chat  # it raises this module's error
 
     check_chat(body)
     model = body.get("model")

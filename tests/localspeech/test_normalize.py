@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.offline.normalize import normalize
+from localspeech.normalize import normalize
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,12 @@ import time
 import openai
 import pytest
 
-from assistant.offline.engine import OfflineEngine
-from assistant.offline.server import make_server
-from assistant.offline.tts import TextToSpeech
-from tests.offline.cases import tool_schemas
-from tests.offline.doubles import ScriptedHearing, tone_wav
-from tests.offline.helpers import checked_client, messages
+from localspeech.engine import OfflineEngine
+from localspeech.server import make_server
+from localspeech.tts import TextToSpeech
+from tests.localspeech.cases import tool_schemas
+from tests.localspeech.doubles import ScriptedHearing, tone_wav
+from tests.localspeech.helpers import checked_client, messages
 
 SUMMARIES = ["Maria Lopez played 12 chess games.", "Two are still open.", "Nothing else is due."]
 STREAMED = {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "pcm16"}}

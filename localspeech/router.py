@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any, Literal
 
-from assistant.offline.lexicon import (
+from localspeech.lexicon import (
     STOP_WORDS,
     SYNONYM_GROUPS,
     content_stems,
@@ -31,10 +31,10 @@ from assistant.offline.lexicon import (
     word_set,
     words,
 )
-from assistant.offline.normalize import normalize
-from assistant.offline.toolspec import Example, ParamSpec, ToolSpec, parse_tools, unquoted
+from localspeech.normalize import normalize
+from localspeech.toolspec import Example, ParamSpec, ToolSpec, parse_tools, unquoted
 
-MIN_SCORE = 1.0  # below this a request maps to no tool (measured on tests/offline fixtures)
+MIN_SCORE = 1.0  # below this a request maps to no tool (measured on tests/localspeech fixtures)
 EXAMPLE_WEIGHT = 1.6  # a fully said example phrasing counts as much as ~1-2 specific words
 TEMPLATE_SCORE = 1.2  # a question opening like a "how do I ..." template: enough alone
 SYNONYM_CREDIT = 0.7  # a word matched only through a synonym or a shared prefix

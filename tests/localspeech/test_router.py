@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.offline.router import route
-from tests.offline.cases import load_cases, mismatch, tool_schemas
+from localspeech.router import route
+from tests.localspeech.cases import load_cases, mismatch, tool_schemas
 
 TOOLS = tool_schemas()
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from assistant.offline.compose import clauses
-from assistant.offline.loading import LazyModel, ModelUnavailable
+from localspeech.compose import clauses
+from localspeech.loading import LazyModel, ModelUnavailable
 from wavcodec import decode_wav, encode_wav, resample
 
 PHRASE_WORDS = 14

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.offline.normalize import normalize
-from tests.offline.cases import Case, load_cases
+from localspeech.normalize import normalize
+from tests.localspeech.cases import Case, load_cases
 from wavcodec import decode_wav, encode_wav
 
 GENERATOR_VERSION = "3"  # bump to re-synthesise every cached recording
@@ -90,7 +90,7 @@ class Synthesiser:
 
     def _piper_wav(self, text: str) -> bytes:
         if self._piper is None:
-            from assistant.offline.tts import PiperSpeaker
+            from localspeech.tts import PiperSpeaker
 
             self._piper = PiperSpeaker().voice
         from piper import SynthesisConfig

@@ -9,11 +9,11 @@ import httpx2
 import openai
 import pytest
 
-from assistant.offline.server import make_server
+from localspeech.server import make_server
 from tests.contracts.openai_chat import validate_response
-from tests.offline.cases import tool_schemas
-from tests.offline.doubles import scripted_engine
-from tests.offline.helpers import ask, messages
+from tests.localspeech.cases import tool_schemas
+from tests.localspeech.doubles import scripted_engine
+from tests.localspeech.helpers import ask, messages
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ do decide is measured, not tested: Whisper's int8 kernels and espeak-ng's output
 and package build (89 % on one AMD EPYC, 90 % on a Xeon, 87.5 % there with
 CT2_FORCE_CPU_ISA=GENERIC), so `python -m bench --only offline_accuracy`
 reports routing exactness and word error rate, and this test asserts only floors far below what
-any machine gives. Routing from the written questions is exact: tests/offline/test_router.py.
+any machine gives. Routing from the written questions is exact: tests/localspeech/test_router.py.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import wave
 
 import pytest
 
-from assistant.offline.router import Call, Decision, route
+from localspeech.router import Call, Decision, route
 from tests.contracts.openai_chat import validate_request, validate_response
-from tests.offline.cases import mismatch, tool_schemas
-from tests.offline.fixtures import spoken_cases, word_error_rate
-from tests.offline.helpers import messages
+from tests.localspeech.cases import mismatch, tool_schemas
+from tests.localspeech.fixtures import spoken_cases, word_error_rate
+from tests.localspeech.helpers import messages
 
 pytestmark = pytest.mark.offline_models
 # Floors with a wide margin under every figure measured (routing 87.5-90 %, word error rate
@@ -87,7 +87,7 @@ def test_spoken_questions_are_answered_in_schema_routed_as_heard_and_mostly_exac
 
 def test_slowed_and_noisy_recordings_are_really_different(synthesiser):
     """The variants are not silently the same audio as the plain recording."""
-    from tests.offline.fixtures import SpokenCase
+    from tests.localspeech.fixtures import SpokenCase
 
     case = next(c for c in spoken_cases() if c.variant == "noise").case
     plain = synthesiser.wav(SpokenCase(case, "piper", None))

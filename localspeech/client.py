@@ -8,8 +8,8 @@ from typing import Any
 import httpx2
 import openai
 
-from assistant.offline.engine import OfflineEngine
-from assistant.offline.transport import OfflineTransport
+from localspeech.engine import OfflineEngine
+from localspeech.transport import OfflineTransport
 
 BASE_URL = "http://offline.voicedesk.invalid/v1"  # never resolved: the transport answers
 _ENGINE: OfflineEngine | None = None

@@ -22,13 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.offline import compose, protocol
-from assistant.offline.checks import check_question
-from assistant.offline.loading import ModelUnavailable
-from assistant.offline.protocol import ChatRequest, OfflineAPIError
-from assistant.offline.router import Decision, route
-from assistant.offline.stt import SpeechToText, Transcript
-from assistant.offline.tts import TextToSpeech
+from localspeech import compose, protocol
+from localspeech.checks import check_question
+from localspeech.loading import ModelUnavailable
+from localspeech.protocol import ChatRequest, OfflineAPIError
+from localspeech.router import Decision, route
+from localspeech.stt import SpeechToText, Transcript
+from localspeech.tts import TextToSpeech
 from wavcodec import AudioError, duration_s
 
 log = logging.getLogger(__name__)

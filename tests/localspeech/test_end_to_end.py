@@ -17,11 +17,11 @@ import threading
 
 import pytest
 
-from assistant.offline.compose import for_speech
-from assistant.offline.router import route
-from tests.offline.cases import Case
-from tests.offline.fixtures import SpokenCase, word_error_rate
-from tests.offline.helpers import ask, checked_client, messages
+from localspeech.compose import for_speech
+from localspeech.router import route
+from tests.localspeech.cases import Case
+from tests.localspeech.fixtures import SpokenCase, word_error_rate
+from tests.localspeech.helpers import ask, checked_client, messages
 from tests.support import isolate_env, make_settings
 from wavcodec import duration_s, rms_dbfs
 

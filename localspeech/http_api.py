@@ -18,9 +18,9 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from assistant.offline.checks import load_json
-from assistant.offline.engine import MAX_AUDIO_BYTES, OfflineEngine
-from assistant.offline.protocol import ENGINE_MODELS, OfflineAPIError
+from localspeech.checks import load_json
+from localspeech.engine import MAX_AUDIO_BYTES, OfflineEngine
+from localspeech.protocol import ENGINE_MODELS, OfflineAPIError
 
 log = logging.getLogger(__name__)
 JSON = "application/json"

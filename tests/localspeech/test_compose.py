@@ -2,7 +2,7 @@
 
 import json
 
-from assistant.offline.compose import ANSWER_WORDS, ToolOutcome, answer, for_speech
+from localspeech.compose import ANSWER_WORDS, ToolOutcome, answer, for_speech
 
 
 def outcome(name, result):

@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from assistant.offline.lexicon import content_stems, stem, words
-from assistant.offline.normalize import key_prefixes_in
+from localspeech.lexicon import content_stems, stem, words
+from localspeech.normalize import key_prefixes_in
 
 ParamKind = Literal["enum", "person", "id", "number", "boolean", "freetext", "entity"]
 

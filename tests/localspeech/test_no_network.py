@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TURN = """
 import base64, json
-from assistant.offline.client import make_offline_client, shared_engine
-from assistant.offline.router import route
-from tests.offline.cases import tool_schemas
-from tests.offline.helpers import ask, messages
+from localspeech.client import make_offline_client, shared_engine
+from localspeech.router import route
+from tests.localspeech.cases import tool_schemas
+from tests.localspeech.helpers import ask, messages
 client = make_offline_client()
 engine = shared_engine()
 engine.warm_up(background=False)

@@ -16,11 +16,11 @@ import wave
 import openai
 import pytest
 
-from assistant.offline.protocol import AUDIO_TOKENS_PER_SECOND
-from assistant.offline.stt import CACHE_SIZE
-from tests.offline.cases import tool_schemas
-from tests.offline.doubles import scripted_engine, tone_wav
-from tests.offline.helpers import ask, checked_client, messages, with_results
+from localspeech.protocol import AUDIO_TOKENS_PER_SECOND
+from localspeech.stt import CACHE_SIZE
+from tests.localspeech.cases import tool_schemas
+from tests.localspeech.doubles import scripted_engine, tone_wav
+from tests.localspeech.helpers import ask, checked_client, messages, with_results
 
 TOOLS = tool_schemas()
 SUMMARY = {
@@ -201,7 +201,7 @@ def test_warm_up_loads_both_models_in_the_background_and_reports_status():
 
 
 def test_a_model_that_cannot_load_is_reported_not_raised_as_a_traceback(engine):
-    from assistant.offline.loading import LazyModel, ModelUnavailable
+    from localspeech.loading import LazyModel, ModelUnavailable
 
     def broken():
         raise ModelUnavailable("Offline speech recognition needs the faster-whisper package.")
@@ -218,7 +218,7 @@ def test_a_model_that_cannot_load_is_reported_not_raised_as_a_traceback(engine):
 
 
 def test_make_offline_client_gives_an_sdk_client_and_starts_loading_the_models():
-    from assistant.offline.client import make_offline_client, offline_engine_of
+    from localspeech.client import make_offline_client, offline_engine_of
 
     engine = scripted_engine()
     client = make_offline_client(None, engine=engine)

@@ -1,4 +1,4 @@
-"""`python -m assistant.offline serve` listens on loopback and answers like OpenAI."""
+"""`python -m localspeech serve` listens on loopback and answers like OpenAI."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_serve_prints_its_address_and_answers_on_it():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VOICEDESK_NO_CONFIG_FILES": "1"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "assistant.offline", "serve", "--port", "0", "--no-warm-up"],
+        [sys.executable, "-m", "localspeech", "serve", "--port", "0", "--no-warm-up"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
     )  # fmt: skip
     try:
@@ -48,7 +48,7 @@ def test_a_busy_port_is_one_plain_sentence():
         port = taken.getsockname()[1]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "VOICEDESK_NO_CONFIG_FILES": "1"}
         done = subprocess.run(
-            [sys.executable, "-m", "assistant.offline", "serve", "--port", str(port), "--no-warm-up"],
+            [sys.executable, "-m", "localspeech", "serve", "--port", str(port), "--no-warm-up"],
             capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
         )  # fmt: skip
     assert done.returncode == 2
