@@ -96,9 +96,8 @@ def test_hybrid_without_semantic_asks_only_top_neighbours(search_double):
 
 def test_the_tool_returns_passages_as_data(search_double):
     index(search_double)
-    result = make_tool(backend(search_double)).run(
-        make_tool(backend(search_double)).args_model(query="withdrawals")
-    )
+    tool = make_tool(backend(search_double))
+    result = tool.call(tool.args_model(query="withdrawals"))
     assert result.ok and result.data["passages"][0]["id"] == "w1"
 
 
