@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SETTINGS_TO_CLEAR = ("OPENAI_", "AZURE_", "VOICEDESK_", "SQL_", "JIRA_")
@@ -26,6 +28,21 @@ def missing() -> str | None:
     except ImportError:
         return "the playwright Python package is not installed"
     return None
+
+
+def require_browser() -> None:
+    """Skip where the real browser cannot run; with CI=true that is a failure, not a skip."""
+    reason = missing()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the real-browser test cannot run: {reason}")
+        pytest.skip(reason)
+
+
+def settle(page) -> None:
+    """Wait until the page's run is over (no element left stale from the previous run)."""
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=30_000)
+    page.wait_for_timeout(300)
 
 
 def free_port() -> int:

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import array
 import math
-import os
 
 import pytest
 
 from tests.doubles.chat_double import ChatDouble
-from tests.page.browser import PageServer, launch_chromium, missing, screenshots_dir
+from tests.page.browser import (
+    PageServer,
+    launch_chromium,
+    require_browser,
+    screenshots_dir,
+    settle,
+)
 from tests.page.helpers import input_audio_of, question_wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -29,12 +34,6 @@ ANSWER_SOUNDS = """() => (window.voicedeskPlayer && window.voicedeskPlayer.stats
 STREAMED = "() => ({...window.voicedeskPlayer.stats})"
 
 
-def settle(page) -> None:
-    """Wait until the page's run is over (no element left stale from the previous run)."""
-    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=30_000)
-    page.wait_for_timeout(300)
-
-
 def rms(wav: bytes) -> float:
     """Root mean square of a 16-bit PCM WAV's samples (0 for silence)."""
     start = wav.index(b"data") + 8
@@ -44,11 +43,7 @@ def rms(wav: bytes) -> float:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    reason = missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the real-browser test cannot run: {reason}")
-        pytest.skip(reason)
+    require_browser()
     workdir = tmp_path_factory.mktemp("browser")
     microphone = workdir / "question.wav"
     microphone.write_bytes(question_wav(QUESTION))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.page.browser import ROOT, PageServer, launch_chromium, missing
+from tests.page.browser import ROOT, PageServer, launch_chromium, require_browser, settle
 from tests.page.helpers import question_wav
 from tests.page.streaming import ANSWER, HEARD, UNREACHABLE
 
@@ -71,11 +71,6 @@ PROBE = """
 """.replace("SILENT", repr(SILENT))
 
 
-def settle(page) -> None:
-    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=30_000)
-    page.wait_for_timeout(300)
-
-
 def wall_ms(page) -> float:
     return page.evaluate("() => performance.timeOrigin + performance.now()")
 
@@ -102,11 +97,7 @@ def silenced_after(page, pressed_wall: float) -> float:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    reason = missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the real-browser test cannot run: {reason}")
-        pytest.skip(reason)
+    require_browser()
     workdir = tmp_path_factory.mktemp("streaming")
     microphone = workdir / "question.wav"
     microphone.write_bytes(question_wav(HEARD))

@@ -486,15 +486,10 @@ def test_in_a_real_browser_hostile_text_renders_as_written_and_fetches_nothing(t
     """Streamlit's own Markdown renderer, in Chromium: the question, the answer and the tool
     arguments hold links, images, HTML, maths and a colour; none of it is live, and the
     browser never asks the hostile host for anything."""
-    import os
 
-    from tests.page.browser import PageServer, launch_chromium, missing
+    from tests.page.browser import PageServer, launch_chromium, require_browser
 
-    reason = missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the real-browser test cannot run: {reason}")
-        pytest.skip(reason)
+    require_browser()
     from playwright.sync_api import expect, sync_playwright
 
     with ChatDouble() as chat:
