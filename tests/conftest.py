@@ -6,7 +6,7 @@ import pytest
 
 from tests.doubles.jira_double import JiraDouble
 from tests.doubles.search_double import SearchDouble
-from tests.support import isolate_env
+from tests.support import isolate_env, make_settings
 
 # --- Chat Completions double (tests/doubles/chat_double.py) -------------------------------------
 
@@ -24,6 +24,24 @@ def chat_double():
     assert double.violations == [], "the Chat Completions double saw:\n" + "\n".join(
         double.violations
     )
+
+
+@pytest.fixture
+def engine_for(chat_double, tmp_path, monkeypatch):
+    """Build an engine on the double (no retries), nothing from the developer's environment:
+    `engine_for(**settings_overrides)`. tests/resilience has its own, which takes the double."""
+    isolate_env(monkeypatch)
+
+    def build(**overrides):
+        from assistant.service import build_engine  # here: not every suite loads the engine
+
+        overrides.setdefault("voicedesk_max_retries", 0)
+        settings = make_settings(
+            tmp_path, openai_base_url=chat_double.base_url, openai_api_key="sk-test", **overrides
+        )
+        return build_engine(settings)
+
+    return build
 
 
 # --- end of the Chat Completions double block ----------------------------------------------------

@@ -22,20 +22,6 @@ def question_wav(seconds: float = 1.5, seed: int = 7) -> bytes:
     return wav(to_pcm16(speech_like(seconds, seed=seed)))
 
 
-@pytest.fixture
-def engine_for(chat_double, tmp_path, monkeypatch):
-    isolate_env(monkeypatch)
-
-    def build(**overrides):
-        overrides.setdefault("voicedesk_max_retries", 0)
-        settings = make_settings(
-            tmp_path, openai_base_url=chat_double.base_url, openai_api_key="sk-test", **overrides
-        )
-        return build_engine(settings)
-
-    return build
-
-
 def _audio_parts(request) -> list[str]:
     parts = []
     for message in request.json["messages"]:

@@ -19,20 +19,6 @@ from tests.doubles.speech import tone_wav
 from tests.support import isolate_env, make_settings
 
 
-@pytest.fixture
-def engine_for(chat_double, tmp_path, monkeypatch):
-    isolate_env(monkeypatch)
-
-    def build(**overrides):
-        overrides.setdefault("voicedesk_max_retries", 0)
-        settings = make_settings(
-            tmp_path, openai_base_url=chat_double.base_url, openai_api_key="sk-test", **overrides
-        )
-        return build_engine(settings)
-
-    return build
-
-
 class Heard:
     """The events of one turn, with when each arrived."""
 
