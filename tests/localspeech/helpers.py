@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import httpx2
 import openai
 
 from localspeech.engine import OfflineEngine
+from localspeech.server import make_server
 from localspeech.transport import OfflineTransport
 from tests.contracts.openai_chat import validate_request, validate_response, validate_transcription
+from tests.localspeech.cases import tool_schemas
 
 SYSTEM = "You are VoiceDesk, a support assistant. Answer briefly."
 
@@ -83,6 +86,21 @@ def ask(client: openai.OpenAI, msgs: list[dict], tools: list[dict], **extra):
     )
 
 
+def assert_tool_call_and_transcript(client: openai.OpenAI, engine) -> None:
+    """A spoken question about ticket 7 gets the status tool call, and is transcribed as said."""
+    wav = engine.stt.recording("What is the status of ticket 7?")
+    reply = ask(client, messages(wav, customer="maria"), tool_schemas())
+    call = reply.choices[0].message.tool_calls[0]
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "get_grievance_status",
+        {"grievance_id": "7"},
+    )
+    heard = client.audio.transcriptions.create(
+        model="whisper-tiny.en", file=("question.wav", wav, "audio/wav")
+    )
+    assert heard.text == "What is the status of ticket 7?"
+
+
 def with_results(msgs: list[dict], reply, results: list[str]) -> list[dict]:
     """The messages of the next call: + the assistant's tool calls + one tool message each."""
     message = reply.choices[0].message
@@ -98,6 +116,22 @@ def with_results(msgs: list[dict], reply, results: list[str]) -> list[dict]:
     for call, result in zip(calls, results, strict=True):
         out.append({"role": "tool", "tool_call_id": call["id"], "content": result})
     return out
+
+
+class Served:
+    """The engine's HTTP server on a free loopback port, in a daemon thread, until close()."""
+
+    def __init__(self, engine, **options):
+        self.engine = engine
+        self.server = make_server(engine, port=0, **options)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class _CheckedEvents(httpx2.SyncByteStream):

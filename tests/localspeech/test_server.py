@@ -2,47 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import threading
-
 import httpx2
 import openai
 import pytest
 
-from localspeech.server import make_server
 from tests.contracts.openai_chat import validate_response
-from tests.localspeech.cases import tool_schemas
 from tests.localspeech.doubles import scripted_engine
-from tests.localspeech.helpers import ask, messages
+from tests.localspeech.helpers import Served, assert_tool_call_and_transcript
 
 
 @pytest.fixture
 def base_url():
-    engine = scripted_engine()
-    server = make_server(engine, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    assert host == "127.0.0.1"
-    yield f"http://{host}:{port}/v1", engine
-    server.shutdown()
-    server.server_close()
+    served = Served(scripted_engine())
+    assert served.server.server_address[0] == "127.0.0.1"
+    yield served.url, served.engine
+    served.close()
 
 
 def test_an_openai_client_on_the_base_url_gets_tool_calls_and_transcripts(base_url):
     url, engine = base_url
     client = openai.OpenAI(api_key="unused", base_url=url, max_retries=0)
-    wav = engine.stt.recording("What is the status of ticket 7?")
-    reply = ask(client, messages(wav, customer="maria"), tool_schemas())
-    call = reply.choices[0].message.tool_calls[0]
-    assert (call.function.name, json.loads(call.function.arguments)) == (
-        "get_grievance_status",
-        {"grievance_id": "7"},
-    )
-    heard = client.audio.transcriptions.create(
-        model="whisper-tiny.en", file=("question.wav", wav, "audio/wav")
-    )
-    assert heard.text == "What is the status of ticket 7?"
+    assert_tool_call_and_transcript(client, engine)
     assert engine.stt.runs == 1
 
 

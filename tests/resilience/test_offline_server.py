@@ -12,7 +12,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import closing
 
@@ -24,29 +23,13 @@ from assistant import PROJECT_ROOT
 from assistant.turn import MAX_TYPED_CHARS
 from localspeech import server as server_module
 from localspeech.client import make_offline_client
-from localspeech.server import make_server
-from tests.localspeech.cases import tool_schemas
 from tests.localspeech.doubles import scripted_engine, tone_wav
-from tests.localspeech.helpers import ask, messages
+from tests.localspeech.helpers import Served, assert_tool_call_and_transcript
 from tests.resilience.support import assert_one_sentence, cli_env
 
 pytestmark = pytest.mark.timeout(120)
 ERROR_KEYS = {"message", "type", "param", "code"}
 HELLO = {"model": "voicedesk-offline", "messages": [{"role": "user", "content": "hello"}]}
-
-
-class Served:
-    def __init__(self, engine, **options):
-        self.engine = engine
-        self.server = make_server(engine, port=0, **options)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -475,17 +458,7 @@ def test_an_upload_of_thousands_of_form_parts_is_refused(serve):
 def test_the_openai_sdk_still_gets_tool_calls_transcripts_and_models_over_the_socket(serve):
     served = serve(api_key="k")
     client = openai.OpenAI(api_key="k", base_url=served.url, max_retries=0)
-    wav = served.engine.stt.recording("What is the status of ticket 7?")
-    reply = ask(client, messages(wav, customer="maria"), tool_schemas())
-    call = reply.choices[0].message.tool_calls[0]
-    assert (call.function.name, json.loads(call.function.arguments)) == (
-        "get_grievance_status",
-        {"grievance_id": "7"},
-    )
-    heard = client.audio.transcriptions.create(
-        model="whisper-tiny.en", file=("question.wav", wav, "audio/wav")
-    )
-    assert heard.text == "What is the status of ticket 7?"
+    assert_tool_call_and_transcript(client, served.engine)
     assert {m.id for m in client.models.list().data} >= {"voicedesk-offline"}
     with httpx2.Client() as http:  # keep-alive: several requests on one connection
         for _ in range(3):
