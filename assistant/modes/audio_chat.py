@@ -149,41 +149,30 @@ class AudioChatMode:
         tools: list[dict[str, Any]],
         tool_choice: str,
     ) -> tuple[ModelMessage, Delivery]:
+        def request(stream: bool) -> dict[str, Any]:
+            return chatcmpl.request(self.client.model, messages, tools, tool_choice, voice,
+                                    stream=stream)  # fmt: skip
+
         if self.support.allowed(self.client):
             try:
-                return self._streamed(turn, spoken, messages, voice, tools, tool_choice)
+                return self._streamed(turn, spoken, request(stream=True))
             except _Refused:
                 self.support.refused(self.client)
                 log.info(
                     "streamed audio refused by %s %s: whole answers from now on",
                     self.client.provider, self.client.model,
                 )  # fmt: skip
-        request = chatcmpl.request(self.client.model, messages, tools, tool_choice, voice,
-                                   stream=False)  # fmt: skip
         with self._reading():
-            response = self.client.api.chat.completions.create(**request)
-            message, usage = chatcmpl.whole_message(response)
-        chatcmpl.add_usage(turn.usage, usage)
-        return message, "whole"
+            return _whole(turn, self.client.api.chat.completions.create(**request(stream=False)))
 
     def _streamed(
-        self,
-        turn: Turn,
-        spoken: _Spoken,
-        messages: list[dict[str, Any]],
-        voice: str,
-        tools: list[dict[str, Any]],
-        tool_choice: str,
+        self, turn: Turn, spoken: _Spoken, request: dict[str, Any]
     ) -> tuple[ModelMessage, Delivery]:
-        request = chatcmpl.request(self.client.model, messages, tools, tool_choice, voice,
-                                   stream=True)  # fmt: skip
         create = self.client.api.chat.completions.with_streaming_response.create
         with self._reading(refusal_is_final=False), create(**request) as response:
             if not response.headers.get("content-type", "").startswith(EVENT_STREAM):
                 # A server that ignores stream=true and answers whole: read it as such.
-                message, usage = chatcmpl.whole_message(response.json())
-                chatcmpl.add_usage(turn.usage, usage)
-                return message, "whole"
+                return _whole(turn, response.json())
             reader = chatcmpl.StreamReader(on_text=spoken.text, on_audio=spoken.audio)
             for chunk in chatcmpl.sse_data(response.iter_lines()):
                 if isinstance(chunk, dict) and chunk.get("error") is not None:
@@ -253,6 +242,13 @@ def _stopped(spoken: _Spoken, delivery: Delivery) -> Answer:
 
 def _damaged() -> TurnError:
     return TurnError("The spoken answer arrived damaged; please try again.", code="bad_audio")
+
+
+def _whole(turn: Turn, response: Any) -> tuple[ModelMessage, Delivery]:
+    """An answer sent whole (an SDK object or the parsed JSON body), its usage counted."""
+    message, usage = chatcmpl.whole_message(response)
+    chatcmpl.add_usage(turn.usage, usage)
+    return message, "whole"
 
 
 class _Reading:
