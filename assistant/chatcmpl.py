@@ -28,6 +28,7 @@ from assistant.model_reply import (
     Audio,
     ModelMessage,
     audio_labels,
+    field_of,
     read_message,
     read_streamed,
 )
@@ -133,25 +134,16 @@ def add_usage(total: Usage, usage: Any) -> None:
         return
     total.prompt_tokens += _count(usage, "prompt_tokens")
     total.completion_tokens += _count(usage, "completion_tokens")
-    total.audio_prompt_tokens += _count(_get(usage, "prompt_tokens_details"), "audio_tokens")
+    total.audio_prompt_tokens += _count(field_of(usage, "prompt_tokens_details"), "audio_tokens")
     total.audio_completion_tokens += _count(
-        _get(usage, "completion_tokens_details"), "audio_tokens"
+        field_of(usage, "completion_tokens_details"), "audio_tokens"
     )
 
 
 def _count(holder: Any, name: str) -> int:
     """A token count from the reply's usage, or 0 when it is missing or not a count."""
-    value = _get(holder, name)
+    value = field_of(holder, name)
     return value if type(value) is int and value >= 0 else 0
-
-
-def _get(value: Any, name: str) -> Any:
-    if isinstance(value, dict):
-        return value.get(name)
-    try:
-        return getattr(value, name, None)
-    except Exception:  # an odd object's property may raise
-        return None
 
 
 # -- reading a whole answer ----------------------------------------------------------------------
@@ -159,12 +151,12 @@ def _get(value: Any, name: str) -> Any:
 
 def whole_message(response: Any) -> tuple[ModelMessage, Any]:
     """The first choice's message, made plain (model_reply), and the usage; NoChoices if none."""
-    choices = _get(response, "choices")
+    choices = field_of(response, "choices")
     first = choices[0] if isinstance(choices, list) and choices else None
-    message = _get(first, "message")
+    message = field_of(first, "message")
     if message is None:
         raise NoChoices(f"no choices in a {type(response).__name__}")
-    return read_message(message), _get(response, "usage")
+    return read_message(message), field_of(response, "usage")
 
 
 # -- reading a streamed answer -------------------------------------------------------------------

@@ -87,8 +87,8 @@ class _Notes:
 def read_message(message: Any) -> ModelMessage:
     """A plain, bounded ModelMessage from whatever the SDK built; never raises."""
     notes = _Notes()
-    audio = _audio(_field(message, "audio"), notes)
-    return _message(_field(message, "content"), _field(message, "tool_calls"), audio, notes)
+    audio = _audio(field_of(message, "audio"), notes)
+    return _message(field_of(message, "content"), field_of(message, "tool_calls"), audio, notes)
 
 
 def read_streamed(
@@ -118,7 +118,7 @@ def _message(content: Any, tool_calls: Any, audio: Audio | None, notes: _Notes) 
     )
 
 
-def _field(value: Any, name: str) -> Any:
+def field_of(value: Any, name: str) -> Any:
     """`value.name` of an SDK object, or `value[name]` of a plain dict (as a nested part of a
     reply may stay when the SDK could not build it), else None."""
     if isinstance(value, dict):
@@ -150,13 +150,13 @@ def _text(value: Any, what: str, notes: _Notes) -> str | None:
 def _audio(value: Any, notes: _Notes) -> Audio | None:
     if value is None:
         return None
-    data = _field(value, "data")
+    data = field_of(value, "data")
     if not isinstance(data, str) or not data or len(data) > MAX_AUDIO_CHARS:
         size = f"{len(data):,} characters" if isinstance(data, str) else _kind(data)
         notes.dropped.append(f"audio ({_kind(value)}) with data of {size}")
         return None
-    transcript = _text(_field(value, "transcript"), "audio transcript", notes)
-    audio_id, expires_at = audio_labels(_field(value, "id"), _field(value, "expires_at"))
+    transcript = _text(field_of(value, "transcript"), "audio transcript", notes)
+    audio_id, expires_at = audio_labels(field_of(value, "id"), field_of(value, "expires_at"))
     return Audio(id=audio_id, data=data, transcript=transcript or "", expires_at=expires_at)
 
 
@@ -181,19 +181,19 @@ def _calls(value: Any, notes: _Notes) -> list[ToolRequest]:
         if len(calls) == MAX_CALLS:
             dropped[f"over the limit of {MAX_CALLS}"] = len(value) - index
             break
-        function = None if isinstance(entry, str) else _field(entry, "function")
-        name = None if isinstance(function, str) else _field(function, "name")
+        function = None if isinstance(entry, str) else field_of(entry, "function")
+        name = None if isinstance(function, str) else field_of(function, "name")
         if not isinstance(name, str) or not name:
             why = f"with no name ({_kind(entry)}, function {_kind(function)})"
             dropped[why] = dropped.get(why, 0) + 1
             continue
-        call_id = _field(entry, "id")
+        call_id = field_of(entry, "id")
         if not isinstance(call_id, str) or not call_id or len(call_id) > MAX_ID_CHARS:
             call_id = f"call_vd_{index + 1}"
         while call_id in ids:  # each tool result must answer exactly one call
             call_id = f"{call_id[: MAX_ID_CHARS - 8]}_vd_{index + 1}"
         ids.add(call_id)
-        arguments = _arguments(_field(function, "arguments"))
+        arguments = _arguments(field_of(function, "arguments"))
         calls.append(ToolRequest(call_id, Function(name[:MAX_NAME_CHARS], arguments)))
     if dropped:
         notes.dropped.append(
