@@ -311,7 +311,7 @@ def fill_arguments(
     """The arguments for `spec`, or the first required parameter that could not be filled."""
     arguments: dict[str, Any] = {}
     for param in spec.params:
-        value = _value_for(param, spec, request, question, customer, person, index)
+        value = _value_for(param, request, question, customer, person, index)
         if value is None:
             if param.required:
                 return arguments, param
@@ -322,7 +322,6 @@ def fill_arguments(
 
 def _value_for(
     param: ParamSpec,
-    spec: ToolSpec,
     request: str,
     question: str,
     customer: str | None,
