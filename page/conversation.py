@@ -149,6 +149,9 @@ def render_live_answer(
         sink = AnswerSink(status, lambda words: text.markdown(md_escape(words)), show_heard, stream)
         try:
             reply = run(sink)
+            # Asked while the turn is still open: the tab's "played" is only heard until `close`,
+            # and a one-sentence answer arrives in one burst at the very end.
+            played = reply is not None and stream.played_in_browser()
         finally:
             stream.close()
         if reply is None:
@@ -157,8 +160,7 @@ def render_live_answer(
             notice()
         else:
             status.done(reply)
-            autoplay = not stream.played_in_browser()
-            _answer(reply, key, autoplay=autoplay, show_actions=show_actions, text=text)
+            _answer(reply, key, autoplay=not played, show_actions=show_actions, text=text)
         scroll_to_newest()
     return reply
 

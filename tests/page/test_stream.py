@@ -208,3 +208,41 @@ def test_with_sign_in_the_route_admits_the_signed_in_person_the_token_was_issued
     with open_as() as ws, pytest.raises(ConnectionClosed):  # Bob's tab's token, Ana's cookie
         ws.send(json.dumps({"type": "hello", "token": hub.token_for("s2", "bob@example.com")}))
         ws.recv(timeout=5)
+
+
+def test_the_page_asks_whether_the_tab_played_the_answer_before_closing_its_turn():
+    """The tab's "played" is heard only while the turn is open; a short answer arrives in one
+    burst at the end, so asking after `close` missed it and the whole answer played over the
+    stream (heard twice)."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import threading
+
+        import streamlit as st
+
+        from assistant.models import Reply, Usage
+        from page.conversation import render_live_answer
+
+        class Stream:
+            cancel = threading.Event()
+            order: list[str] = []
+
+            def send(self, pcm):
+                pass
+
+            def played_in_browser(self):
+                self.order.append("asked")
+                return True
+
+            def close(self):
+                self.order.append("closed")
+
+        stream = Stream()
+        reply = Reply(None, "Twelve games.", b"", None, None, [], [], Usage(), "openai", "m")
+        render_live_answer(lambda sink: reply, "0-0", lambda: None, stream=stream)
+        st.session_state["order"] = stream.order
+
+    at = AppTest.from_function(page, default_timeout=30).run()
+    assert not at.exception, at.exception[0].stack_trace
+    assert at.session_state["order"] == ["asked", "closed"]
