@@ -12,7 +12,7 @@ import streamlit as st
 
 st.set_page_config(
     page_title="VoiceDesk",
-    page_icon=":material/headset_mic:",
+    page_icon="🎧",  # an emoji: a material icon is fetched from a font server
     layout="centered",
     initial_sidebar_state="expanded",
 )

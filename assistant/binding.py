@@ -151,9 +151,8 @@ class Binding:
 
     def _hold(self, tool: Tool, arguments: dict[str, Any], player: str, label: str) -> Dispatch:
         sentence = (
-            f"This asks about {player}, but the customer being helped is {self.customer}, so "
-            f"nothing was looked up for {player}. The agent can run it for {player} with one "
-            "click, or switch the customer."
+            f"I did not look that up: it is about {player}, but the customer being helped is "
+            f"{self.customer}; the agent can run it for {player}."
         )
         self._action("other_player", tool, arguments, "held", sentence, player)
         return _answer(tool, arguments, ToolResult.failure(sentence, error="other_player"), label)
@@ -182,8 +181,8 @@ class Binding:
                 f"({duplicate.get('status')}), which may cover this"
             )
         sentence = (  # one sentence: it is spoken as it is, and shown to the agent
-            f"I have drafted a {topic} grievance for {player}; it is not filed until the agent "
-            "confirms it on screen" + "".join(f"; {note}" for note in notes) + "."
+            f"I have drafted a {topic} grievance for {player}; it is not filed until it is "
+            "confirmed" + "".join(f"; {note}" for note in notes) + "."
         )
         action = self._action("grievance", tool, arguments, "drafted", sentence, player,
                               duplicate_of=duplicate.get("key") if duplicate else None)  # fmt: skip

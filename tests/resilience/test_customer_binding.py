@@ -121,7 +121,7 @@ def test_a_grievance_waits_for_the_agent_and_is_filed_once_however_often_confirm
     (draft,) = reply.actions
     assert (draft.kind, draft.state, draft.arguments) == ("grievance", "drafted", POINTS)
     (sent,) = tool_messages(chat_double.chat_requests[1])
-    assert "not filed until the agent confirms" in sent["summary"], "the model is told it waits for the agent"
+    assert "not filed until it is confirmed" in sent["summary"], "the model is told it waits for the agent"
     assert filed(engine, POINTS["description"]) == 0
 
     results = []
@@ -240,6 +240,10 @@ def test_the_page_shows_a_draft_and_files_it_once_when_the_agent_confirms(
     assert page_tickets(page_env, POINTS["description"]) == 1
     assert "Confirm and file" not in [b.label for b in at.button], "it cannot be filed twice"
     assert any("Filed" in m.value for m in at.markdown)
+    from page.transcript import transcript_markdown
+
+    transcript = transcript_markdown(at.session_state["voicedesk"].conversation)
+    assert "(filed): Grievance GRV-" in transcript, "the download says what the agent did"
 
 
 def test_the_page_files_the_agents_edit_of_a_draft(cloud_env, page_env, make_app):
