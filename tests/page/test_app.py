@@ -389,7 +389,7 @@ def test_sign_in_without_authlib_says_what_to_install(cloud_env, make_app, monke
 
 def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app):
     double = cloud_env
-    grievance = {"category": "wallet", "description": "Charged twice for a deposit.",
+    grievance = {"category": "wallet", "description": "Please file a complaint: charged twice.",
                  "user_name": "maria"}  # fmt: skip
     double.reply_tool_calls([("register_grievance", grievance)]).reply_audio("Registered.")
     at = make_app()
@@ -401,6 +401,8 @@ def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app
     at.chat_input(key="typed").set_value("I was charged twice").run()
 
     assert not at.exception
+    captions = [plain(c.value) for c in at.main.caption]
+    assert "Category: Wallet · Summary: Charged twice" in captions, "the ticket's line, shown"
     button(at, "Confirm and file").click().run()  # a draft until the agent confirms it
     assert not at.exception
     exchange = at.session_state["voicedesk"].conversation.exchanges[0]
