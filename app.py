@@ -14,7 +14,7 @@ st.set_page_config(
     page_title="VoiceDesk",
     page_icon="🎧",  # an emoji: a material icon is fetched from a font server
     layout="centered",
-    initial_sidebar_state="expanded",
+    initial_sidebar_state="auto",  # open on a desktop, closed on a phone (it would cover the page)
 )
 
 from assistant.config import ConfigError, Settings  # noqa: E402  (set_page_config comes first)
