@@ -14,7 +14,7 @@ st.set_page_config(
     page_title="VoiceDesk",
     page_icon="🎧",  # an emoji: a material icon is fetched from a font server
     layout="centered",
-    initial_sidebar_state="expanded",
+    initial_sidebar_state="auto",  # open on a desktop, closed on a phone (it would cover the page)
 )
 
 from assistant.config import ConfigError, Settings  # noqa: E402  (set_page_config comes first)
@@ -22,7 +22,9 @@ from page import auth, resources  # noqa: E402
 from page.actions import render_actions  # noqa: E402
 from page.asking import Turn, answer  # noqa: E402
 from page.conversation import (  # noqa: E402
+    customer_changes,
     notice_body,
+    render_customer_change,
     render_exchange,
     render_failed,
     render_live_answer,
@@ -54,7 +56,7 @@ def main() -> None:
     settings = start()
     state = page_state(st.session_state)
     choices, controls = render_sidebar(settings, agent)
-    intro = intro_place()
+    intro = intro_place(choices.customer)
 
     def replay(target: str) -> None:
         state.replay = target
@@ -75,7 +77,9 @@ def main() -> None:
     show_actions = partial(render_actions, conversation=state.conversation,
                            registry=lambda: resources.tools()[1], agent=agent)  # fmt: skip
     exchanges = state.conversation.exchanges
+    changes = customer_changes([e.reply.customer for e in exchanges], choices.customer)
     for number, exchange in enumerate(exchanges):
+        render_customer_change(changes[number])
         exchange_key = f"{state.conversation_no}-{number}"
         render_exchange(
             exchange, exchange_key, newest=number == len(exchanges) - 1,
@@ -83,6 +87,7 @@ def main() -> None:
             show_actions=show_actions,
         )  # fmt: skip
 
+    render_customer_change(changes[-1])  # a change since the last question
     offline_offered = "offline" in resources.providers() and choices.provider != "offline"
     show_notice = partial(notice_body, offline_offered=offline_offered, on_retry=retry)
     key = f"{state.conversation_no}-{len(exchanges)}"  # of the exchange a question would add

@@ -131,11 +131,11 @@ class OfflineEngine:
         started = time.perf_counter()
         question, audio_s = self._question(request.messages[last_user], trace)
         outcomes = _tool_outcomes(tail)
+        question = self._with_clarified(request.messages[:last_user], question)
         if outcomes:
             trace.decision = "answer"
-            reply = compose.answer(outcomes)
+            reply = compose.answer(outcomes, question)  # the question says which fact leads
         else:
-            question = self._with_clarified(request.messages[:last_user], question)
             customer = _customer(request.messages)
             decision = route(
                 question, request.tools, customer, request.tool_choice, self.key_prefixes

@@ -14,7 +14,7 @@ from assistant.errors import TurnError
 from assistant.history import Conversation
 from assistant.models import Action
 from page.markup import md_escape
-from tools.grievances import Category, category_label
+from tools.grievances import Category, category_label, summary_line
 
 STATE_WORDS = {
     "filed": ":material/task_alt: Filed",
@@ -47,7 +47,9 @@ def _grievance(action: Action, key: str, conversation, registry, agent) -> None:
     title = "Grievance draft" if action.waiting else "Grievance"
     st.markdown(f"**:material/edit_note: {title} for {md_escape(action.player or '?')}**"
                 + ("" if action.waiting else f" · {STATE_WORDS.get(action.state, action.state)}"))
-    st.caption(f"Category: {md_escape(category_label(str(args.get('category', ''))))}")
+    words = str(args.get("description", ""))
+    st.caption(f"Category: {md_escape(category_label(str(args.get('category', ''))))} · "
+               f"Summary: {md_escape(summary_line(words))}")  # as the ticket will read  # fmt: skip
     st.markdown(md_escape(str(args.get("description", ""))))  # the customer's words, as written
     if action.duplicate_of:
         st.caption(f":material/info: Open grievance {md_escape(action.duplicate_of)} may already "

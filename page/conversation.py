@@ -12,6 +12,7 @@ come last in their message.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import streamlit as st
@@ -81,6 +82,28 @@ def render_exchange(
         if show_actions and exchange.reply.actions:
             show_actions(exchange.reply.actions, key)
         _trace(exchange.reply, key)
+
+
+def customer_changes(customers: list[str | None], current: str | None) -> list[str | None]:
+    """Before each exchange, and after the last: the customer now helped when it differs from
+    the one before (None where nothing changed). The first exchange has none: the line at the
+    top of the page names its customer. Drawn before the change's first question, the line sits
+    where it stays when that question is answered, so no answer below it is rebuilt."""
+    asked = [*customers, current]
+    return [None] + [
+        _customer_name(after) if after != before else None for before, after in pairwise(asked)
+    ]
+
+
+def _customer_name(customer: str | None) -> str:
+    return customer or "no particular customer"
+
+
+def render_customer_change(customer: str | None) -> None:
+    """A small line in the conversation: "Now helping dev"."""
+    if customer is not None:
+        st.caption(f":material/swap_horiz: Now helping **{md_escape(customer)}**",
+                   text_alignment="center")  # fmt: skip
 
 
 def _player(

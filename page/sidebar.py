@@ -53,7 +53,7 @@ def _signed_in(agent: str) -> None:
 def _customer(settings: Settings) -> str | None:
     names_feed = resources.player_names()
     names = names_feed.get(wait=resources.FIRST_VIEW_WAIT_S) or []
-    st.session_state.setdefault("customer", settings.voicedesk_customer)
+    st.session_state.setdefault("customer", first_customer(settings, resources.tools()[0]))
     current = st.session_state["customer"]
     options: list[str | None] = [None, *names]
     if current not in options:
@@ -66,6 +66,17 @@ def _customer(settings: Settings) -> str | None:
     if names_feed.error and not names:
         st.caption(":material/warning: The player list is not available right now.")
     return customer
+
+
+def first_customer(settings: Settings, backends: Any) -> str | None:
+    """Who a new session helps: VOICEDESK_CUSTOMER; else, on the demo data only, its first
+    persona, so the example questions answer on the first click. Real player data gets no
+    guess: helping the wrong customer is worse than asking which one."""
+    if settings.voicedesk_customer or backends.stats.kind != "embedded":
+        return settings.voicedesk_customer
+    from ops.demo_data import PERSONAS  # only for the demo data
+
+    return PERSONAS[0].user_name
 
 
 def _model_and_voice(settings: Settings) -> tuple[str, str, str | None]:
@@ -100,10 +111,13 @@ def _model_and_voice(settings: Settings) -> tuple[str, str, str | None]:
 
 def render_conversation_controls(place: Any, state: PageState) -> None:
     conversation = state.conversation
+    with place:
+        if state.confirming_new:
+            _confirm_new_conversation(state)
     with place, st.container(horizontal=True):
         st.button(
             "New conversation", key="new-conversation", icon=":material/add_comment:",
-            on_click=state.new_conversation,
+            on_click=state.ask_new_conversation, disabled=state.confirming_new,
         )  # fmt: skip
         st.download_button(
             "Transcript", data=partial(transcript_markdown, conversation), key="download-transcript",
@@ -111,6 +125,19 @@ def render_conversation_controls(place: Any, state: PageState) -> None:
             icon=":material/download:", on_click="ignore", disabled=not conversation.exchanges,
             help="Download the conversation as Markdown",
         )  # fmt: skip
+
+
+def _confirm_new_conversation(state: PageState) -> None:
+    count = len(state.conversation.exchanges)
+    st.warning(
+        f"Start over? The {count} question{'s' if count != 1 else ''} and answers so far will be "
+        "cleared; download the transcript first to keep them.",
+        icon=":material/delete_history:",
+    )
+    with st.container(horizontal=True):
+        st.button("Yes, start over", key="new-conversation-yes", type="primary",
+                  on_click=state.new_conversation)  # fmt: skip
+        st.button("Keep it", key="new-conversation-no", on_click=state.keep_conversation)
 
 
 def _health() -> None:

@@ -51,6 +51,7 @@ class PageState:
     replay: str | None = None  # the earlier recording or answer asked to be played again
     autoplay: str | None = None  # the key of the answer that plays by itself (the newest)
     conversation_no: int = 0  # bumps on "New conversation"; part of widget keys
+    confirming_new: bool = False  # "New conversation" was pressed: waiting for "Yes, start over"
 
     def take_question(
         self, recording: Any, typed: str | None
@@ -65,6 +66,7 @@ class PageState:
             # A new question stops what is playing: the answer before it no longer autoplays
             # (its player is redrawn, which stops it) and replayed players go back to buttons.
             self.replay = self.autoplay = None
+            self.confirming_new = False  # asking on means keeping the conversation
         return taken
 
     def _take(self, recording: Any, typed: str | None) -> tuple[Question, str | None] | None:
@@ -95,11 +97,23 @@ class PageState:
     def fail(self, question: Question, notice: Notice) -> None:
         self.failed, self.notice = question, notice
 
+    def ask_new_conversation(self) -> None:
+        """"New conversation": an empty one is replaced at once, one with answers only after
+        the agent says yes (a stray click must not throw a customer's call away)."""
+        if self.conversation.exchanges:
+            self.confirming_new = True
+        else:
+            self.new_conversation()
+
+    def keep_conversation(self) -> None:
+        self.confirming_new = False
+
     def new_conversation(self) -> None:
         """Forget the exchanges and any error; keep last_recording_id so the recording still in
         the widget is not asked again."""
         self.conversation = Conversation(customer=self.conversation.customer)
         self.failed = self.notice = self.retry = self.replay = self.autoplay = None
+        self.confirming_new = False
         self.conversation_no += 1
 
 

@@ -37,6 +37,51 @@ def category_label(category: str) -> str:
     return CATEGORY_LABELS.get(category, "Other")  # a str-valued Enum key matches its value
 
 
+# The request around the customer's words, which a ticket's summary leaves out: fillers,
+# "please file a complaint (for her)", "she says that". What, when and how much stay.
+_FILLER = r"(?:um+|uh+|er+|erm|hmm+|ok(?:ay)?|so|well|right|hi|hello|yes|yeah|hey)\b[,.!]?"
+_ASK_ONE = (
+    r"(?:(?:can|could|would|will) you\s+|i(?:'d| would) like (?:you )?to\s+|"
+    r"i (?:want|need) (?:you )?to\s+|let's\s+|please\s+)"
+)
+_ASK = rf"{_ASK_ONE}*"
+_FILE = r"(?:file|register|raise|open|log|lodge|submit|make|create|put in|start)"
+_TICKET = r"(?:a |an |the )?(?:new )?(?:formal )?(?:complaint|grievance|ticket|case|report)"
+_FOR = r"(?:\s+(?:for|on behalf of|about|against)\s+(?:her|him|them|me|us|this (?:player|customer)|"
+_FOR += r"the (?:player|customer)|[a-z0-9_.\-]+))?"
+_REQUEST = rf"{_ASK}(?:{_FILE}\s+{_TICKET}{_FOR}|complain|report(?= (?:that|about|a|an|the)\b))"
+_REPORTED = r"(?:(?:she|he|they|the (?:player|customer)|[a-z0-9_.\-]+) (?:says|said|tells me|told me))"
+_LEAD = re.compile(
+    rf"^\s*(?:{_FILLER}|{_REQUEST}|{_REPORTED}|{_ASK_ONE}+|because|that|about|saying|regarding|"
+    r"[,.:;\-–—])\s*",
+    re.IGNORECASE,
+)
+_TAIL = re.compile(
+    rf"[\s,.;:\-–—]*(?:(?:and|so)\s+)?(?:{_REQUEST}|please|thanks|thank you)[\s.!?]*$", re.IGNORECASE
+)
+SUMMARY_CHARS = 80
+
+
+def summary_line(description: str, width: int = SUMMARY_CHARS) -> str:
+    """The customer's words as a ticket's one-line summary: 'please file a complaint, she was
+    charged twice for a $5 rummy table yesterday' -> 'She was charged twice for a $5 rummy
+    table yesterday'. The first sentence, without the request around it, cut at a word. The
+    description keeps every word as said."""
+    text = " ".join(description.split())
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    core = first
+    for pattern in (_LEAD, _TAIL):
+        while (stripped := pattern.sub("", core, count=1)) != core and stripped.strip():
+            core = stripped
+    if len(core.split()) < 2 and len(text.split()) > len(first.split()):  # only a request said
+        return summary_line(text[len(first):], width)
+    core = core.strip(" ,;:-–—").rstrip(".!?") or first.rstrip(".!?")
+    core = core[:1].upper() + core[1:]
+    if len(core) <= width:
+        return core
+    return core[: width - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 CATEGORY_HELP = (
     "wallet: money, deposits, withdrawals, payments, refunds, a double charge or a missing "
     "payout; reward_points: points, rewards, bonuses or vouchers not credited or expired; "

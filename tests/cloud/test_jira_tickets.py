@@ -100,7 +100,7 @@ def test_register_creates_one_issue_with_labels_agent_and_marker(jira_double, tm
     (post,) = jira_double.requests("POST", "/rest/api/2/issue")
     fields = post["json"]["fields"]
     assert fields["project"] == {"key": "GRV"} and fields["issuetype"] == {"name": "Task"}
-    assert fields["summary"] == "Wallet grievance from maria: I was charged twice for one deposit."
+    assert fields["summary"] == "Wallet grievance from maria: I was charged twice for one deposit"
     labels = fields["labels"]
     assert labels[:3] == ["voicedesk", "category-wallet", "player-maria"]
     assert MARKER.fullmatch(labels[3])

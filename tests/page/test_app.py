@@ -15,6 +15,7 @@ from tests.page.helpers import (
     button,
     input_audio_of,
     messages,
+    plain,
     question_wav,
     silent_wav,
     texts,
@@ -40,6 +41,54 @@ def test_first_open_shows_the_microphone_and_no_traceback(cloud_env, make_app):
     assert at.chat_input(key="typed")
     assert "maria" in at.selectbox(key="customer").options
     assert not messages(at, "user")
+
+
+def test_first_open_on_demo_data_helps_the_first_persona_so_an_example_answers(
+    cloud_env, make_app
+):
+    double = cloud_env
+    double.reply_tool_calls([PLAYER]).reply_audio("Maria played 74 games.")
+    at = make_app().run()
+
+    assert at.selectbox(key="customer").value == "maria"
+    assert "Helping **maria**" in " ".join(plain(c.value) for c in at.main.caption)
+
+    button(at, "How many games have I played?").click().run()
+
+    assert not at.exception
+    (assistant,) = messages(at, "assistant")
+    assert "Maria played 74 games." in texts(assistant)
+    first = double.chat_requests[0].json
+    assert {"role": "system", "content": "Customer being helped: maria"} in first["messages"]
+
+
+def test_a_configured_customer_wins_over_the_demo_persona(cloud_env, make_app, monkeypatch):
+    monkeypatch.setenv("VOICEDESK_CUSTOMER", "dev")
+    at = make_app().run()
+    assert at.selectbox(key="customer").value == "dev"
+    assert "Helping **dev**" in " ".join(plain(c.value) for c in at.main.caption)
+
+
+def test_a_change_of_customer_shows_in_the_conversation_where_it_happened(cloud_env, make_app):
+    double = cloud_env
+    double.reply_audio("First answer.").reply_audio("Second answer.")
+    at = make_app().run()
+    at.chat_input(key="typed").set_value("My games?").run()
+    assert not _changes(at), "no line before the first question: the top names the customer"
+
+    at.selectbox(key="customer").set_value("dev").run()
+    assert _changes(at) == ["Now helping dev"], "shown at once, under the last answer"
+
+    at.chat_input(key="typed").set_value("And now?").run()
+    at.run()
+    assert _changes(at) == ["Now helping dev"], "and stays between the two exchanges"
+    told = [m["content"] for m in double.chat_requests[-1].json["messages"] if m["role"] == "system"]
+    assert "Customer being helped: dev" in told
+
+
+def _changes(at) -> list[str]:
+    return [plain(c.value).replace(":material/swap_horiz: ", "").replace("**", "")
+            for c in at.main.caption if "Now helping" in c.value]  # fmt: skip
 
 
 def test_spoken_question_gets_transcript_audio_and_a_trace_of_the_tools(transcribing, make_app):
@@ -236,6 +285,12 @@ def test_new_conversation_forgets_the_exchanges_but_does_not_reask(cloud_env, ma
     assert messages(at, "assistant")
 
     button(at, "New conversation").click().run()
+    assert messages(at, "assistant"), "nothing is thrown away before the agent says yes"
+    button(at, "Keep it").click().run()
+    assert messages(at, "assistant") and not at.session_state["voicedesk"].confirming_new
+
+    button(at, "New conversation").click().run()
+    button(at, "Yes, start over").click().run()
 
     assert not messages(at, "user") and not messages(at, "assistant")
     assert len(double.chat_requests) == 1, "the recording still in the widget is not asked again"
@@ -246,14 +301,14 @@ def test_two_sessions_share_no_conversation_or_customer(cloud_env, make_app):
     double = cloud_env
     double.reply_audio("Answer for the first tab.")
     first, second = make_app().run(), make_app().run()
-    first.selectbox(key="customer").set_value("maria").run()
+    first.selectbox(key="customer").set_value("dev").run()
     first.chat_input(key="typed").set_value("My games?").run()
 
     second.run()
 
     assert messages(first, "assistant")
     assert not messages(second, "user") and not messages(second, "assistant")
-    assert second.selectbox(key="customer").value is None
+    assert second.selectbox(key="customer").value == "maria", "its own (demo) customer"
     assert first.session_state["voicedesk"] is not second.session_state["voicedesk"]
 
 
@@ -279,7 +334,9 @@ def test_first_open_without_keys_says_how_to_connect_and_loads_the_offline_model
     at = make_app().run()
 
     assert not at.exception
-    note = " ".join(i.value for i in at.info)
+    (connect,) = [e for e in at.expander if e.label == "Connect your systems"]
+    assert not connect.proto.expanded, "out of the way until opened"
+    note = " ".join(i.value for i in connect.info)
     assert "OPENAI_API_KEY" in note and "AZURE_OPENAI_ENDPOINT" in note
     assert "JIRA_SERVER" in note
     assert at.audio_input(key="mic")
@@ -332,7 +389,7 @@ def test_sign_in_without_authlib_says_what_to_install(cloud_env, make_app, monke
 
 def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app):
     double = cloud_env
-    grievance = {"category": "wallet", "description": "Charged twice for a deposit.",
+    grievance = {"category": "wallet", "description": "Please file a complaint: charged twice.",
                  "user_name": "maria"}  # fmt: skip
     double.reply_tool_calls([("register_grievance", grievance)]).reply_audio("Registered.")
     at = make_app()
@@ -344,6 +401,8 @@ def test_signed_in_agent_is_named_on_the_grievance(cloud_env, page_env, make_app
     at.chat_input(key="typed").set_value("I was charged twice").run()
 
     assert not at.exception
+    captions = [plain(c.value) for c in at.main.caption]
+    assert "Category: Wallet · Summary: Charged twice" in captions, "the ticket's line, shown"
     button(at, "Confirm and file").click().run()  # a draft until the agent confirms it
     assert not at.exception
     exchange = at.session_state["voicedesk"].conversation.exchanges[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from assistant.doctor import Row
 from page.offline import models_state
 from page.sidebar import health_details, health_line
@@ -37,3 +39,27 @@ def test_offline_models_loading_ready_or_failed():
          "errors": {"whisper": "The whisper model could not load: no file."}}
     )  # fmt: skip
     assert (state, sentence) == ("failed", "The whisper model could not load: no file.")
+
+
+def test_only_the_demo_data_gets_a_customer_chosen_for_the_agent():
+    from ops.demo_data import PERSONAS
+    from page.sidebar import first_customer
+
+    def backends(kind):
+        return SimpleNamespace(stats=SimpleNamespace(kind=kind))
+
+    nobody, dev = SimpleNamespace(voicedesk_customer=None), SimpleNamespace(voicedesk_customer="dev")
+    assert first_customer(nobody, backends("embedded")) == PERSONAS[0].user_name == "maria"
+    assert first_customer(nobody, backends("cloud")) is None, "no guess on real players"
+    assert first_customer(dev, backends("cloud")) == "dev"
+    assert first_customer(dev, backends("embedded")) == "dev"
+
+
+def test_a_customer_change_is_marked_before_the_first_question_after_it():
+    from page.conversation import customer_changes
+
+    assert customer_changes([], "maria") == [None]
+    assert customer_changes(["maria"], "maria") == [None, None]
+    assert customer_changes(["maria"], "dev") == [None, "dev"]
+    assert customer_changes(["maria", "dev"], "dev") == [None, "dev", None]
+    assert customer_changes(["maria"], None) == [None, "no particular customer"]

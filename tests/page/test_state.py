@@ -90,3 +90,15 @@ def test_a_new_question_stops_the_newest_answer_from_autoplaying():
     assert (state.autoplay, state.replay) == ("0-2", "0-0-answer"), "a rerun changes nothing"
     state.take_question(None, "next question")
     assert (state.autoplay, state.replay) == (None, None)
+
+
+def test_new_conversation_on_an_empty_one_needs_no_yes_but_one_with_answers_does():
+    state = PageState()
+    state.ask_new_conversation()
+    assert state.conversation_no == 1 and not state.confirming_new
+
+    state.conversation.exchanges.append(object())  # type: ignore[arg-type]
+    state.ask_new_conversation()
+    assert state.confirming_new and state.conversation.exchanges, "kept until the agent says yes"
+    state.take_question(None, "Another question")
+    assert not state.confirming_new, "asking on keeps the conversation"

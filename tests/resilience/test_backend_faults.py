@@ -244,7 +244,7 @@ def test_a_grievance_said_while_jira_is_down_is_queued_then_delivered_once(
     backend = engine_for.backends.grievances
     backend.wait_for_flush(10)  # Jira answered, so the queue was delivered in the background
     assert [i["fields"]["summary"] for i in jira_double.issues.values()] == [
-        "Wallet grievance from maria: My withdrawal of 40 dollars vanished."
+        "Wallet grievance from maria: My withdrawal of 40 dollars vanished"
     ]
     assert backend.pending_count() == 0
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(180)
 
 GRIEVANCE = {"category": "wallet", "description": "I was charged twice for one deposit.",
              "user_name": "maria"}  # fmt: skip
-SUMMARY = "Wallet grievance from maria: I was charged twice for one deposit."
+SUMMARY = "Wallet grievance from maria: I was charged twice for one deposit"
 
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:

@@ -16,6 +16,7 @@ from ops.demo_data import SEED_GRIEVANCES
 from tests.support import isolate_env, make_settings
 from tools.backends.local_tickets import LocalGrievances, fingerprint, make_summary
 from tools.base import ToolUnavailable
+from tools.grievances import summary_line
 
 
 class Clock:
@@ -226,3 +227,22 @@ def test_summary_and_fingerprint_helpers():
     summary = make_summary("reward_points", long)
     assert summary.startswith("Reward points: My very") and len(summary) <= 80
     assert summary.endswith("…")
+
+
+def test_a_ticket_summary_is_the_customers_words_without_the_request_around_them():
+    said = "Um, please file a complaint for her: she was charged twice for a $5 rummy table on Monday."
+    ticket_summary = make_summary("wallet", said)
+    assert ticket_summary == "Wallet: She was charged twice for a $5 rummy table on Monday"
+    assert summary_line("My deposit of $50 vanished yesterday, can you register a grievance") == (
+        "My deposit of $50 vanished yesterday"
+    )
+    assert summary_line("She says that her reward points were never credited, thanks") == (
+        "Her reward points were never credited"
+    )
+    assert summary_line("I want to report a cheater in poker who folds to one player") == (
+        "A cheater in poker who folds to one player"
+    )
+    assert summary_line("File a complaint. The app crashed in ludo and she lost 200 points.") == (
+        "The app crashed in ludo and she lost 200 points"
+    )
+    assert summary_line("The report button does not work") == "The report button does not work"

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from tools.backends.outbox import Entry, Outbox
 from tools.base import ToolUnavailable, redact
-from tools.grievances import Ticket, category_label
+from tools.grievances import Ticket, category_label, summary_line
 
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,9}-[1-9][0-9]{0,8}")
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,9}")
@@ -228,9 +228,8 @@ class JiraGrievances:
 
     def _fields(self, entry: Entry) -> dict[str, Any]:
         p = entry.payload
-        first_line = " ".join(p["description"].split())
         summary = f"{category_label(p['category'])} grievance from {p['user_name']}: "
-        summary += first_line if len(first_line) <= 120 else first_line[:117] + "..."
+        summary += summary_line(p["description"], 120)  # Jira allows 255; a list shows less
         # The customer's words in a noformat block, so Jira renders none of their markup.
         words = _NOFORMAT_TAG.sub("\uff5b", p["description"])
         description = (

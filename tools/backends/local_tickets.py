@@ -7,7 +7,6 @@ The demo's seeded tickets are upserted by their seed name and never touch users'
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.base import ToolUnavailable
-from tools.grievances import Ticket, category_label
+from tools.grievances import Ticket, category_label, summary_line
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tickets (
@@ -92,13 +91,9 @@ def fingerprint(description: str) -> str:
 
 
 def make_summary(category: str, description: str, width: int = 80) -> str:
-    """A Jira-style one-line summary: 'Wallet: charged twice for ...', cut at a word."""
-    first = re.split(r"(?<=[.!?])\s", " ".join(description.split()), maxsplit=1)[0]
+    """A Jira-style one-line summary: 'Wallet: Charged twice for ...', cut at a word."""
     label = category_label(category)
-    text = f"{label}: {first.rstrip('.!?')}"
-    if len(text) <= width:
-        return text
-    return text[: width - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return f"{label}: {summary_line(description, width - len(label) - 2)}"
 
 
 class LocalGrievances:
