@@ -23,7 +23,7 @@ ANSWER_RATE = 24000  # the player's AudioContext (ANSWER_SAMPLE_RATE in assistan
 PROBE = """
 (() => {
   const probe = window.__probe = {starts: [], taps: [], playing: [], lastSound: null,
-                                  sound: false, pointerDown: null};
+                                  silentSince: null, sound: false, pointerDown: null};
   const wall = () => performance.timeOrigin + performance.now();
   probe.arm = () => {
     probe.armed = true; probe.armedAt = wall();
@@ -67,8 +67,10 @@ PROBE = """
     }
     probe.sound = peak > SILENT;
     if (probe.sound) {
-      probe.lastSound = wall();
+      probe.lastSound = wall(); probe.silentSince = null;
       if (probe.firstSound === undefined && probe.armed) probe.firstSound = wall();
+    } else if (probe.silentSince === null) {
+      probe.silentSince = wall();  // the first look that found the speakers silent
     }
   }, 2);
   document.addEventListener("playing", (event) => {
@@ -83,6 +85,7 @@ READ = """() => {
   const p = window.__probe;
   return {firstSound: p.firstSound ?? null, firstPlaying: p.firstPlaying ?? null,
           firstStart: p.firstStart ?? null, sound: p.sound, lastSound: p.lastSound,
+          silentSince: p.silentSince,
           pointerDown: p.pointerDown, armedAt: p.armedAt ?? null};
 }"""
 PAUSE_MEDIA = "() => document.querySelectorAll('audio, video').forEach(m => m.pause())"
@@ -130,9 +133,10 @@ def wait_for_answer_sound(page: Any, timeout_ms: int = 60_000) -> None:
 
 
 def silenced_after(page: Any, pressed_wall: float) -> float:
-    """Milliseconds from `pressed_wall` until the speakers were silent for good (checked over
-    the following 400 ms). The analyser reads its last 256 samples (10.7 ms at 24 kHz) every
-    2 ms, so the figure can exceed the true time by up to about 13 ms."""
+    """Milliseconds from `pressed_wall` to the last sound heard, once the speakers are silent
+    for good (checked over the following 400 ms); 0 when no sound was heard after it. The probe
+    looks every 2 ms when the page's main thread is free, so this is a lower bound; `read(page)
+    ["silentSince"]`, the first look that found silence, is the upper one."""
     page.wait_for_function("() => !window.__probe.sound", timeout=5_000)
     page.wait_for_timeout(400)
     probe = read(page)
