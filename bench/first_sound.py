@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import tempfile
 import time
 from collections import Counter
@@ -53,6 +54,11 @@ OUTCOME = """() => {
   const error = newest && newest.querySelector('[data-testid=stAlertContentError]');
   return error ? {error: error.innerText} : null;
 }"""
+QUESTION_SHOWN = """() => {
+  const live = Array.from(document.querySelectorAll('[data-testid=stChatMessage]'));
+  const lines = live.length >= 2 ? live[live.length - 2].innerText.trim().split("\\n") : [""];
+  return lines[lines.length - 1].slice(0, 80);
+}"""
 PLAYER_CHUNKS = "() => (window.voicedeskPlayer && window.voicedeskPlayer.stats.chunks) || 0"
 
 
@@ -64,6 +70,7 @@ class Turn:
     chunk_to_sound_ms: float | None = None  # the model's first audio chunk -> first sound
     barge_in_ms: float | None = None  # record pressed over the previous answer -> found silent
     barge_in_heard_ms: float | None = None  # ... -> the last sound heard (a lower bound)
+    question: str = ""  # the question as the page showed it (was the microphone heard?)
 
 
 @dataclass
@@ -209,6 +216,7 @@ def _paced(workdir: Path) -> Iterator[Paced]:
     from bench.responder import answer_wav
     from tests.doubles.chat_double import ChatDouble, Pace
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on stderr
     answer = answer_wav(ANSWER_S)
     pace = Pace(first_chunk_s=FIRST_CHUNK_S, realtime=REALTIME)
     with ChatDouble(policy="auto", pace=pace) as double:
@@ -266,10 +274,12 @@ def _summary(session: Session) -> dict[str, Any]:
         "warmup_turns": session.warmup,
         "first_sound_s_median": rounded(median(firsts)),
         "first_sound_s_max": rounded(max(firsts)),
+        "first_sound_s_each": [rounded(f, 2) for f in firsts],
         "chunks_median": median([turn.chunks for turn in session.measured]),
         # From the model's first audio chunk (its own clock) to the first sound: the app's
         # delivery; the rest of the added time comes before it (upload, rerun, the request).
         "chunk_to_sound_ms_median": rounded(median(delivery), 1) if delivery else None,
+        "questions_shown": dict(Counter(turn.question for turn in session.measured)),
     }
 
 
@@ -344,7 +354,11 @@ def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first
     if session.barge_in and playing:
         pressed = read(page)["pointerDown"]
         heard_ms = silenced_after(page, pressed)
-        barge_in = read(page)["silentSince"] - pressed
+        silent_since = read(page)["silentSince"]
+        if silent_since <= pressed:  # the answer had just ended by itself: not a barge-in
+            heard_ms = None
+        else:
+            barge_in = silent_since - pressed
     # Let the fake microphone say the whole question.
     time.sleep(max(0.0, question_s + 0.4 - (time.monotonic() - pressed_at)))
     stop = widget.get_by_role("button", name="Stop recording", exact=True)
@@ -364,6 +378,7 @@ def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first
         chunk_to_sound_ms=None if first_chunk is None else first_sound - first_chunk,
         barge_in_ms=barge_in,
         barge_in_heard_ms=heard_ms,
+        question=page.evaluate(QUESTION_SHOWN).strip(),
     )
 
 
