@@ -15,9 +15,11 @@ Two answerers:
   chat_double.py `Pace`), else the page's fake streaming engine (tests/page/streaming.py) at
   the same pace. The app's own added time is the first sound minus that first-chunk time.
 
-Barge-in is measured on the paced, streamed page: every turn but the first presses Record while
-the previous answer still plays; the figure is from that press to the last sound the probe
-heard (the probe's analyser can add up to ~13 ms).
+Barge-in is measured on the paced, streamed page: every turn but the first presses Record
+BARGE_IN_AFTER_MS after the previous answer's first sound, while it plays and is still being
+generated; the figure is from that press (pointerdown, in the page) to the first time the probe
+found the speakers silent (it looks every 2 ms when the page's main thread is free, at the last
+256 samples; the last sound it heard after the press is in the details, a lower bound).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ FIRST_CHUNK_S = 0.4  # the paced model's time to its first audio chunk
 REALTIME = 3.0  # ... and how many times faster than real time it generates speech
 ANSWER_S = 6.0  # the paced answer's length (bench/responder.py's)
 ANSWER_TEXT = "Maria played five games this week and won three of them."
-MESSAGES = "[data-testid=stChatMessage]"
+BARGE_IN_AFTER_MS = 1000  # record is pressed this long after an answer's first sound
 # The answer heard (streamed or whole), or the newest chat message is an error: which, or null.
 OUTCOME = """() => {
   const probe = window.__probe;
@@ -66,8 +68,9 @@ PLAYER_CHUNKS = "() => (window.voicedeskPlayer && window.voicedeskPlayer.stats.c
 class Turn:
     first_sound_s: float  # Stop recording pressed -> first answer sound
     played_as: str  # "streamed" (Web Audio, as it arrived) or "whole" (<audio>)
-    chunks: int  # audio chunks the streaming player received for it
+    chunks: int  # audio chunks the player received for it (until interrupted, in barge-in)
     chunk_to_sound_ms: float | None = None  # the model's first audio chunk -> first sound
+    stop_to_model_ms: float | None = None  # Stop pressed -> the paced model was asked
     barge_in_ms: float | None = None  # record pressed over the previous answer -> found silent
     barge_in_heard_ms: float | None = None  # ... -> the last sound heard (a lower bound)
     question: str = ""  # the question as the page showed it (was the microphone heard?)
@@ -266,6 +269,7 @@ def _summary(session: Session) -> dict[str, Any]:
     played = Counter(turn.played_as for turn in session.measured)
     firsts = _firsts(session)
     delivery = [t.chunk_to_sound_ms for t in session.measured if t.chunk_to_sound_ms is not None]
+    asked = [t.stop_to_model_ms for t in session.measured if t.stop_to_model_ms is not None]
     return {
         "served_by": f"streamlit run {session.script.relative_to(ROOT)}",
         "stream_connected": session.stream_connected,
@@ -276,8 +280,10 @@ def _summary(session: Session) -> dict[str, Any]:
         "first_sound_s_max": rounded(max(firsts)),
         "first_sound_s_each": [rounded(f, 2) for f in firsts],
         "chunks_median": median([turn.chunks for turn in session.measured]),
-        # From the model's first audio chunk (its own clock) to the first sound: the app's
-        # delivery; the rest of the added time comes before it (upload, rerun, the request).
+        # The app's added time in two parts, by the paced model's own clock: from Stop until
+        # it was asked (the recording's upload, the page's rerun, the turn's start), and from
+        # its first audio chunk to the first sound (the chunk's way to the speakers).
+        "stop_to_model_ms_median": rounded(median(asked), 1) if asked else None,
         "chunk_to_sound_ms_median": rounded(median(delivery), 1) if delivery else None,
         "questions_shown": dict(Counter(turn.question for turn in session.measured)),
     }
@@ -341,9 +347,9 @@ def _turns(page: Any, session: Session) -> None:
 def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first: bool) -> Turn:
     from tests.page.probe import arm, read, settle, silence_everything, silenced_after
 
-    settle(page, 60_000)  # a press while the page still runs may be lost with that run
-    playing = read(page)["sound"]
-    if not (session.barge_in and playing):
+    playing = session.barge_in and read(page)["sound"]  # the last answer, still being said
+    if not playing:
+        settle(page, 60_000)  # a press while the page still runs may be lost with that run
         silence_everything(page)  # the harness's doing: the next answer starts in silence
     if session.before_turn is not None:
         session.before_turn()
@@ -351,7 +357,7 @@ def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first
     widget.get_by_role("button", name="Record", exact=True).click()
     pressed_at = time.monotonic()
     barge_in = heard_ms = None
-    if session.barge_in and playing:
+    if playing:
         pressed = read(page)["pointerDown"]
         heard_ms = silenced_after(page, pressed)
         silent_since = read(page)["silentSince"]
@@ -361,6 +367,8 @@ def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first
             barge_in = silent_since - pressed
     # Let the fake microphone say the whole question.
     time.sleep(max(0.0, question_s + 0.4 - (time.monotonic() - pressed_at)))
+    if playing:  # the interrupted turn ends first, so every first sound starts from a quiet page
+        settle(page, 60_000)
     stop = widget.get_by_role("button", name="Stop recording", exact=True)
     stop.wait_for()
     arm(page)
@@ -369,13 +377,18 @@ def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first
     heard = read(page)
     streamed, whole = heard["firstSound"], heard["firstPlaying"]
     first_sound = min(t for t in (streamed, whole) if t is not None)
-    settle(page, 60_000)  # the turn is over: every chunk it sent has arrived
+    if session.barge_in:  # the next turn interrupts this answer while it is being generated
+        page.wait_for_timeout(BARGE_IN_AFTER_MS)
+    else:
+        settle(page, 60_000)  # the turn is over: every chunk it sent has arrived
     first_chunk = session.first_chunk_wall() if session.first_chunk_wall else None
+    asked = None if first_chunk is None else first_chunk - FIRST_CHUNK_S * 1000  # by the model
     return Turn(
         first_sound_s=(first_sound - heard["pointerDown"]) / 1000,
         played_as="streamed" if first_sound == streamed else "whole",
         chunks=page.evaluate(PLAYER_CHUNKS) - chunks_before,
         chunk_to_sound_ms=None if first_chunk is None else first_sound - first_chunk,
+        stop_to_model_ms=None if first_chunk is None else asked - heard["pointerDown"],
         barge_in_ms=barge_in,
         barge_in_heard_ms=heard_ms,
         question=page.evaluate(QUESTION_SHOWN).strip(),
