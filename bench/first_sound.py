@@ -71,6 +71,8 @@ class Turn:
     chunks: int  # audio chunks the player received for it (until interrupted, in barge-in)
     chunk_to_sound_ms: float | None = None  # the model's first audio chunk -> first sound
     stop_to_model_ms: float | None = None  # Stop pressed -> the paced model was asked
+    stop_to_upload_ms: float | None = None  # Stop pressed -> the recording's upload sent
+    upload_ms: float | None = None  # ... its request, until the server's answer
     barge_in_ms: float | None = None  # record pressed over the previous answer -> found silent
     barge_in_heard_ms: float | None = None  # ... -> the last sound heard (a lower bound)
     question: str = ""  # the question as the page showed it (was the microphone heard?)
@@ -284,9 +286,17 @@ def _summary(session: Session) -> dict[str, Any]:
         # it was asked (the recording's upload, the page's rerun, the turn's start), and from
         # its first audio chunk to the first sound (the chunk's way to the speakers).
         "stop_to_model_ms_median": rounded(median(asked), 1) if asked else None,
+        # ... of which: the browser encoding the recording, then uploading it.
+        "stop_to_upload_ms_median": _median_of(session, "stop_to_upload_ms"),
+        "upload_ms_median": _median_of(session, "upload_ms"),
         "chunk_to_sound_ms_median": rounded(median(delivery), 1) if delivery else None,
         "questions_shown": dict(Counter(turn.question for turn in session.measured)),
     }
+
+
+def _median_of(session: Session, name: str) -> float | None:
+    values = [getattr(t, name) for t in session.measured if getattr(t, name) is not None]
+    return rounded(median(values), 1) if values else None
 
 
 def _measure(session: Session) -> None:
@@ -382,6 +392,9 @@ def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first
     else:
         settle(page, 60_000)  # the turn is over: every chunk it sent has arrived
     first_chunk = session.first_chunk_wall() if session.first_chunk_wall else None
+    upload = (
+        heard["upload"] if heard["upload"] and heard["upload"]["start"] > heard["armedAt"] else None
+    )
     asked = None if first_chunk is None else first_chunk - FIRST_CHUNK_S * 1000  # by the model
     return Turn(
         first_sound_s=(first_sound - heard["pointerDown"]) / 1000,
@@ -389,6 +402,8 @@ def _one_turn(page: Any, widget: Any, session: Session, question_s: float, first
         chunks=page.evaluate(PLAYER_CHUNKS) - chunks_before,
         chunk_to_sound_ms=None if first_chunk is None else first_sound - first_chunk,
         stop_to_model_ms=None if first_chunk is None else asked - heard["pointerDown"],
+        stop_to_upload_ms=None if upload is None else upload["start"] - heard["pointerDown"],
+        upload_ms=None if upload is None else upload["end"] - upload["start"],
         barge_in_ms=barge_in,
         barge_in_heard_ms=heard_ms,
         question=page.evaluate(QUESTION_SHOWN).strip(),

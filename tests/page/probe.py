@@ -10,6 +10,9 @@ in an <audio> element instead: the probe notes its `playing` events (capture pha
 notes every pointerdown (capture phase, before the page's own handlers), so a barge-in is timed
 from the press itself rather than from the test's click call.
 
+`read` also gives the latest recording's upload (st.audio_input's request to
+/_stcore/upload_file, from the page's resource timing).
+
 Times are wall-clock milliseconds in the page (`performance.timeOrigin + performance.now()`);
 `arm()` starts a new measurement: only what happens after it counts as the answer's sound.
 """
@@ -25,6 +28,7 @@ PROBE = """
   const probe = window.__probe = {starts: [], taps: [], playing: [], lastSound: null,
                                   silentSince: null, sound: false, pointerDown: null};
   const wall = () => performance.timeOrigin + performance.now();
+  performance.setResourceTimingBufferSize(100000);  // every upload of a long session
   probe.arm = () => {
     probe.armed = true; probe.armedAt = wall();
     probe.firstSound = undefined; probe.firstStart = undefined; probe.firstPlaying = undefined;
@@ -83,7 +87,11 @@ PROBE = """
 """.replace("SILENT", repr(SILENT)).replace("RATE", str(ANSWER_RATE))
 READ = """() => {
   const p = window.__probe;
-  return {firstSound: p.firstSound ?? null, firstPlaying: p.firstPlaying ?? null,
+  const uploads = performance.getEntriesByType("resource")
+    .filter(e => e.name.includes("/_stcore/upload_file"));
+  const up = uploads[uploads.length - 1];
+  return {upload: up ? {start: performance.timeOrigin + up.startTime,
+                        end: performance.timeOrigin + up.responseEnd} : null,firstSound: p.firstSound ?? null, firstPlaying: p.firstPlaying ?? null,
           firstStart: p.firstStart ?? null, sound: p.sound, lastSound: p.lastSound,
           silentSince: p.silentSince,
           pointerDown: p.pointerDown, armedAt: p.armedAt ?? null};
