@@ -38,6 +38,11 @@ QUICK_SKIPS_OFFLINE = (
     "takes a minute or more on 2 cores (python -m bench.offline --quick runs it alone)"
 )
 
+QUICK_SKIPS_FIRST_SOUND = (
+    "not run by --quick: two page servers load the offline speech models, two minutes or more "
+    "on 2 cores (python -m bench --only first_sound runs it alone)"
+)
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -135,6 +140,32 @@ def _page_answer_unavailable() -> str | None:
     from bench import page_answer
 
     return page_answer.unavailable()
+
+
+def _first_sound(quick: bool) -> dict[str, Any]:
+    from bench import first_sound
+
+    return first_sound.run_offline(turns=5, warmup=1)
+
+
+def _first_sound_unavailable() -> str | None:
+    from bench import first_sound
+
+    return first_sound.offline_unavailable()
+
+
+def _first_sound_paced(quick: bool) -> dict[str, Any]:
+    from bench import first_sound
+
+    if quick:  # checks the driver: one barge-in, one turn of each path
+        return first_sound.run_paced(turns=1, whole_turns=1, warmup=1)
+    return first_sound.run_paced(turns=15, whole_turns=5, warmup=1)
+
+
+def _first_sound_paced_unavailable() -> str | None:
+    from bench import first_sound
+
+    return first_sound.unavailable()
 
 
 def _page_rerun(quick: bool) -> dict[str, Any]:
@@ -242,6 +273,33 @@ SECTIONS: tuple[Section, ...] = (
         ),
         _page_answer,
         _page_answer_unavailable,
+    ),
+    Section(
+        # Streamed (serve.py, what `make run` starts) beside whole (`streamlit run app.py`).
+        "first_sound",
+        (
+            Figure("first_sound_s_median", "page: stop recording → first answer sound, offline",
+                   "s", at_most(1.0, " s")),
+            Figure("first_sound_whole_s_median", "… served as app.py alone (whole answers)", "s",
+                   REFERENCE),
+        ),
+        _first_sound,
+        _first_sound_unavailable,
+        QUICK_SKIPS_FIRST_SOUND,
+    ),
+    Section(
+        "first_sound_paced",
+        (
+            Figure("first_sound_added_ms_median",
+                   "page's own time to first sound, model's first audio at 0.4 s", "ms",
+                   at_most(150, " ms")),
+            Figure("first_sound_whole_added_ms_median", "… served as app.py alone (whole answers)",
+                   "ms", REFERENCE),
+            Figure("barge_in_ms_p95", "page: record pressed over an answer → silent (p95)", "ms",
+                   at_most(100, " ms")),
+        ),
+        _first_sound_paced,
+        _first_sound_paced_unavailable,
     ),
     Section(
         "page_rerun",

@@ -27,7 +27,9 @@ REQUIRED = (
     "search_mrr", "bm25_baseline_recall_at_3", "offline_turn_s_median", "offline_cold_start_s",
     "offline_peak_rss_mb", "page_answer_s_median", "page_rerun_ms_p95", "refusal_ms_p95",
     "audio_upload_ratio_10_turns", "naive_upload_ratio_10_turns", "offline_routing_exact",
-    "offline_wer_piper", "offline_wer_espeak",
+    "offline_wer_piper", "offline_wer_espeak", "first_sound_s_median",
+    "first_sound_whole_s_median", "first_sound_added_ms_median",
+    "first_sound_whole_added_ms_median", "barge_in_ms_p95",
 )  # fmt: skip
 
 

@@ -39,9 +39,11 @@ def require_browser() -> None:
         pytest.skip(reason)
 
 
-def settle(page) -> None:
+def settle(page, timeout_ms: int = 30_000) -> None:
     """Wait until the page's run is over (no element left stale from the previous run)."""
-    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout_ms
+    )
     page.wait_for_timeout(300)
 
 

@@ -14,6 +14,7 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.errors import TurnError
 from assistant.history import Conversation
@@ -109,6 +110,14 @@ class StreamingEngine:
         line = {"chunk": number, "of": self.pace.chunks, "bytes": size, "wall": time.time()}
         with self.lock, open(self.log_path, "a") as log:
             log.write(json.dumps(line) + "\n")
+
+
+def chunks_sent(log_path) -> list[dict]:
+    """The chunks logged so far (see `StreamingEngine._log`), oldest first."""
+    path = Path(log_path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 _shared: StreamingEngine | None = None

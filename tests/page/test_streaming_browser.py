@@ -14,85 +14,20 @@ import pytest
 
 from tests.page.browser import ROOT, PageServer, launch_chromium, require_browser, settle
 from tests.page.helpers import question_wav
-from tests.page.streaming import ANSWER, HEARD, UNREACHABLE
+from tests.page.probe import (
+    ANSWER_RATE,
+    arm,
+    install,
+    silenced_after,
+    wait_for_sound,
+    wall_ms,
+)
+from tests.page.streaming import ANSWER, HEARD, UNREACHABLE, chunks_sent
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 SHOTS = Path(os.environ.get("VOICEDESK_PLAYER_SHOTS", "/tmp/player-shots"))
 PACE = {"first_chunk_s": 0.4, "chunks": 16, "chunk_s": 0.5, "every_s": 0.35}
-SILENT = 1e-4  # peak level below which the speakers are silent
-# Wraps Web Audio before the page loads: records every source started (wall-clock time, and
-# whether its buffer holds sound), and taps every connection to the speakers with an analyser
-# polled every 2 ms, so "first sound" and "silent again" are what reached the output. Only the
-# answer's 24 kHz audio counts: st.audio_input uses Web Audio too.
-PROBE = """
-(() => {
-  const probe = window.__probe = {starts: [], taps: [], lastSound: null, sound: false};
-  const wall = () => performance.timeOrigin + performance.now();
-  const start = AudioBufferSourceNode.prototype.start;
-  AudioBufferSourceNode.prototype.start = function (when, ...rest) {
-    let peak = 0;
-    if (this.buffer) {
-      const data = this.buffer.getChannelData(0);
-      for (let i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i]));
-    }
-    const delay = Math.max(0, (when || 0) - this.context.currentTime);
-    probe.starts.push({wall: wall(), plays: wall() + delay * 1000, peak,
-                       rate: this.context.sampleRate});
-    return start.call(this, when, ...rest);
-  };
-  const connect = AudioNode.prototype.connect;
-  AudioNode.prototype.connect = function (target, ...rest) {
-    if (target instanceof AudioDestinationNode && !(this instanceof AnalyserNode)) {
-      const tap = this.context.createAnalyser();
-      tap.fftSize = 256;
-      connect.call(this, tap);
-      connect.call(tap, target);
-      probe.taps.push(tap);
-      return target;
-    }
-    return connect.call(this, target, ...rest);
-  };
-  const data = new Float32Array(256);
-  setInterval(() => {
-    let peak = 0;
-    for (const tap of probe.taps) {
-      if (tap.context.sampleRate !== 24000) continue;  // the microphone's own Web Audio
-      tap.getFloatTimeDomainData(data);
-      for (let i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i]));
-    }
-    probe.sound = peak > SILENT;
-    if (probe.sound) {
-      probe.lastSound = wall();
-      if (probe.firstSound === undefined && probe.armed) probe.firstSound = wall();
-    }
-  }, 2);
-})();
-""".replace("SILENT", repr(SILENT))
-
-
-def wall_ms(page) -> float:
-    return page.evaluate("() => performance.timeOrigin + performance.now()")
-
-
-def chunks_sent(log: Path) -> list[dict]:
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-
-
-def wait_for_sound(page, timeout_ms: int = 20_000) -> None:
-    page.wait_for_function("() => window.__probe.sound", timeout=timeout_ms)
-
-
-def silenced_after(page, pressed_wall: float) -> float:
-    """Milliseconds from `pressed_wall` until the speakers were silent for good (checked over
-    the following 400 ms)."""
-    page.wait_for_function("() => !window.__probe.sound", timeout=5_000)
-    page.wait_for_timeout(400)
-    probe = page.evaluate("() => ({sound: window.__probe.sound, last: window.__probe.lastSound})")
-    assert not probe["sound"], "the answer went on playing after it was stopped"
-    return max(0.0, probe["last"] - pressed_wall)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +66,7 @@ def test_the_answer_plays_as_it_arrives_and_stops_when_the_person_talks(live):
         browser = launch_chromium(playwright, microphone)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 800})
-            page.add_init_script(PROBE)
+            install(page)
             page.goto(server.url)
             mic = page.get_by_test_id("stAudioInput")
             expect(mic).to_be_visible(timeout=30_000)
@@ -143,7 +78,7 @@ def test_the_answer_plays_as_it_arrives_and_stops_when_the_person_talks(live):
             mic.get_by_role("button", name="Record", exact=True).click()
             page.wait_for_timeout(3000)
             page.screenshot(path=SHOTS / "2-recording.png")
-            page.evaluate("() => { window.__probe.armed = true; }")  # the microphone is done
+            arm(page)  # the microphone is done
             mic.get_by_role("button", name="Stop recording").click()
             stopped = wall_ms(page)
             expect(page.get_by_text("Understanding the question").first).to_be_visible(
@@ -159,7 +94,7 @@ def test_the_answer_plays_as_it_arrives_and_stops_when_the_person_talks(live):
             assert len(sent) < PACE["chunks"], "the whole answer was generated before any sound"
             assert page.get_by_text("Answered in").count() == 0, "the turn was already over"
             answer_starts = [s for s in page.evaluate("() => window.__probe.starts")
-                             if s["rate"] == 24000]  # fmt: skip
+                             if s["rate"] == ANSWER_RATE]  # fmt: skip
             assert answer_starts and answer_starts[0]["peak"] > 0.05, "the first chunk was silence"
             figures["first_sound_after_stop_ms"] = first_sound - stopped
 
