@@ -45,7 +45,8 @@ def load_cases(path: Path = QUESTIONS) -> tuple[Case, ...]:
 
 def decide(case: Case, heard: str | None = None) -> Decision:
     """The router's decision on a case, from its text or from what was `heard` of it."""
-    return route(heard if heard is not None else case.text, _tools(), case.customer)
+    text = heard if heard is not None else case.text
+    return route(text, _tools(), case.customer, players=KNOWN_PLAYERS, last_answer=case.previous)
 
 
 @cache
