@@ -39,6 +39,7 @@ from localspeech.toolspec import Example, ParamSpec, ToolSpec, parse_tools, unqu
 MIN_SCORE = 1.0  # below this a request maps to no tool (measured on tests/localspeech fixtures)
 EXAMPLE_WEIGHT = 1.6  # a fully said example phrasing counts as much as ~1-2 specific words
 TEMPLATE_SCORE = 2.4  # a question opening like a "how do I ..." template: outranks topic words
+REFUSAL = "Sorry, I can't help with that here."
 ASKED_GATE_SCORE = 3.0  # "please file a complaint": the asked action outranks topic words
 SYNONYM_CREDIT = 0.7  # a word matched only through a synonym or a shared prefix
 
@@ -208,6 +209,7 @@ def route(
     calls: list[Call] = []
     scores: list[dict[str, float]] = []
     missing: list[tuple[ToolSpec, ParamSpec]] = []
+    refused = False
     for request in requests:
         ranked = _rank(request, all_stems, index)
         scores.append({r.spec.name: round(r.score, 3) for r in ranked})
@@ -216,7 +218,7 @@ def route(
         elif tool_choice == "required" and not calls and request is requests[-1]:
             pass  # must call something: take the best even below the threshold
         elif _beyond_tools(request, index):
-            ranked = []
+            ranked, refused = [], True
         else:
             ranked = [r for r in ranked if r.score >= MIN_SCORE]
         if not ranked:
@@ -240,6 +242,8 @@ def route(
         return Decision("clarify", say=say, question=text, scores=scores)
     if said and said[0] in _GREETINGS | _THANKS:  # "Hello, Naira": a greeting, misheard name
         return Decision("chat", say=smalltalk.reply(text), question=text, scores=scores)
+    if refused:  # one short sentence: the list of skills is for a question that was unclear
+        return Decision("unknown", say=REFUSAL, question=text, scores=scores)
     return Decision("unknown", say=_cannot(text, index), question=text, scores=scores)
 
 

@@ -60,6 +60,7 @@ def test_a_how_to_question_goes_to_the_help_centre_even_with_a_game_or_report_in
 def test_what_no_tool_answers_is_refused_without_a_tool_call(said):
     decision = route(said, TOOLS, "maria", players=PLAYERS)
     assert (decision.kind, decision.calls) == ("unknown", []), _calls(decision)
+    assert decision.say == "Sorry, I can't help with that here."
 
 
 def test_asking_for_information_with_give_is_not_refused():
