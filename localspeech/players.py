@@ -52,12 +52,16 @@ class Players:
         return next(iter(found)) if len(found) == 1 else None
 
     def spoken_forms(self, limit_chars: int = 400) -> str:
-        """The players as a speech-to-text prompt: "Maria, Dev, Priya Sharma, Lucas"."""
+        """The players as a speech-to-text prompt: "Maria, Dev, Priya Sharma, Lucas"; first
+        names only when the full names would not fit (Whisper reads ~220 tokens of prompt)."""
+        full = [" ".join(p.capitalize() for p in _PART.findall(n)) for n in self.names]
+        forms = list(dict.fromkeys(f for f in full if f))
+        if len(", ".join(forms)) > limit_chars:
+            forms = list(dict.fromkeys(f.split()[0] for f in forms))
         out, size = [], 0
-        for name in self.names:
-            form = " ".join(p.capitalize() for p in _PART.findall(name))
-            if not form or size + len(form) + 2 > limit_chars:
-                continue
+        for form in forms:
+            if size + len(form) + 2 > limit_chars:
+                break
             out.append(form)
             size += len(form) + 2
         return ", ".join(out)

@@ -125,3 +125,9 @@ def test_what_did_you_just_say_repeats_the_last_answer(said):
     decision = route(said, TOOLS, "maria", last_answer=last)
     assert (decision.kind, decision.say, decision.calls) == ("repeat", last, [])
     assert route(said, TOOLS, "maria").say == "I haven't said anything yet."
+
+
+def test_whisper_is_told_full_names_or_first_names_when_there_are_many():
+    assert Players(["priya.sharma", "lucas88", "sam"]).spoken_forms() == "Lucas, Priya Sharma, Sam"
+    many = Players([f"{first}.{last}" for first in ("ana", "bo", "cy") for last in "pqrstuvwxyz"])
+    assert many.spoken_forms(limit_chars=40) == "Ana, Bo, Cy"
