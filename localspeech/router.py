@@ -536,6 +536,7 @@ def _known_person(
 ) -> str | NotAPlayer | None:
     tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|[.?!,]", text)
     sentence_start = True
+    unknown: NotAPlayer | None = None
     for i, raw in enumerate(tokens):
         if raw in ".?!,":
             sentence_start = raw != ","
@@ -564,9 +565,10 @@ def _known_person(
         if player:
             return player
         # An unknown word in a player's place: a name only if it looks like one.
-        if (possessive or capitalised) and (slot or customer is None):
-            return NotAPlayer(token)
-    return None
+        if (possessive or capitalised) and (slot or customer is None) and unknown is None:
+            unknown = NotAPlayer(token)
+    # A player that exists wins over an unknown name: "What are Bob's stats?" answered "Maria".
+    return unknown
 
 
 def _find_entity(text: str, index: ToolIndex) -> str | None:

@@ -263,3 +263,26 @@ def test_players_that_cannot_be_read_leave_routing_as_it_was(engine, client):
     reply = ask(client, messages("How many points does Sam have?", customer="maria"), TOOLS)
     [call] = reply.choices[0].message.tool_calls
     assert json.loads(call.function.arguments) == {"user_name": "sam"}
+
+
+def test_a_name_that_is_no_player_is_asked_back_and_the_answer_completes_the_question(
+    engine, client
+):
+    engine.know_players(lambda: ["maria", "dev"])
+    deadline = time.monotonic() + 10
+    while engine.players() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = messages("What are Bob's stats?", customer="dev")
+    reply = ask(client, first, TOOLS)
+    asked = reply.choices[0].message.audio.transcript
+    assert asked == "I can't find a player called Bob. Which player is this about?"
+    history = [
+        *first,
+        {"role": "assistant", "content": asked},
+        {"role": "user", "content": "Maria"},
+    ]
+    [call] = ask(client, history, TOOLS).choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "get_player_summary",
+        {"user_name": "maria"},
+    )
