@@ -72,10 +72,13 @@ _QUESTION_OPENERS = word_set(
     "how what whats why when where which who whom whose is are was were do does did has have"
 )
 # An action asked of the assistant that no offered tool may do ("give me free points").
-_ACTION_VERBS = word_set(
-    "give add send transfer credit grant refund pay top unlock unban delete remove award"
-)
+_ACTION_VERBS = word_set("give add send transfer credit grant pay top award")
 _UNEARNED = word_set("free gift gifts freebie freebies")
+# What such an action would hand over ("send me the steps" asks for information instead).
+_VALUE = word_set(
+    """point points chip chips coin coins money cash bonus bonuses credit credits dollar dollars
+    euro euros fund funds reward rewards token tokens voucher vouchers balance"""
+)
 # Subjects no support tool is about: sports results, general knowledge, the news.
 _OUTSIDE = word_set(
     """football soccer cricket basketball baseball tennis rugby hockey golf formula league
@@ -319,8 +322,8 @@ def _beyond_tools(request: str, index: ToolIndex) -> bool:
     verbs = [w for w in said[:3] if w in _ACTION_VERBS and stem(w) not in index.vocabulary_stems]
     if not verbs:
         return False
-    # "give me my stats" asks for information; "give me free points" for something unearned.
-    return verbs[0] != "give" or bool(set(said) & _UNEARNED) or any(w.isdigit() for w in said)
+    # "give me my stats" asks for information; "give me free points" for something of value.
+    return bool(set(said) & (_UNEARNED | _VALUE)) or any(w.isdigit() for w in said)
 
 
 def _credit(term: str, doc: Any, idf: dict[str, float]) -> float:

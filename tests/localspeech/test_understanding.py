@@ -63,9 +63,11 @@ def test_what_no_tool_answers_is_refused_without_a_tool_call(said):
     assert decision.say == "Sorry, I can't help with that here."
 
 
-def test_asking_for_information_with_give_is_not_refused():
+def test_asking_for_information_with_give_or_send_is_not_refused():
     decision = route("Give me my stats", TOOLS, "maria", players=PLAYERS)
     assert _calls(decision) == [("get_player_summary", {"user_name": "maria"})]
+    decision = route("Please send me the steps to reset my password", TOOLS, "maria")
+    assert [c.name for c in decision.calls] == ["search_help_center"], _calls(decision)
 
 
 @pytest.mark.parametrize(
