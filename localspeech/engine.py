@@ -18,13 +18,14 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from localspeech import compose, protocol
 from localspeech.checks import check_question
 from localspeech.loading import ModelUnavailable
+from localspeech.players import Players
 from localspeech.protocol import ChatRequest, OfflineAPIError
 from localspeech.router import Decision, route
 from localspeech.stt import SpeechToText, Transcript
@@ -34,6 +35,7 @@ from wavcodec import AudioError, duration_s
 log = logging.getLogger(__name__)
 CUSTOMER_LINE = re.compile(r"^Customer being helped:\s*([A-Za-z0-9_.\-]{1,64})\s*$", re.MULTILINE)
 MAX_AUDIO_BYTES = 25 * 1024 * 1024  # OpenAI's limit for an uploaded recording
+PLAYERS_TTL_S = 300.0  # how long the list of players is trusted before it is read again
 MAX_RECORDING_S = 600.0  # the longest the app can be set to send (VOICEDESK_MAX_SECONDS)
 AUDIO_PIECE_BYTES = 12_000  # a streamed audio delta: 0.25 s of PCM16 at 24 kHz
 STREAM_RATE = 24_000
@@ -56,6 +58,7 @@ class OfflineEngine:
         *,
         stt: SpeechToText | None = None,
         tts: TextToSpeech | None = None,
+        players: Callable[[], Iterable[str]] | None = None,
     ):
         project_key = getattr(settings, "jira_project_key", None) or "GRV"
         self.key_prefixes = {project_key.upper()}
@@ -66,6 +69,10 @@ class OfflineEngine:
         self._warm_thread: threading.Thread | None = None
         self._warm_lock = threading.Lock()
         self.last_trace = TurnTrace()
+        self._players_source = players
+        self._players: Players | None = None
+        self._players_read = -PLAYERS_TTL_S
+        self._players_lock = threading.Lock()
         # Hearing costs time and memory in proportion to length: no longer than the app sends.
         self.max_recording_s = getattr(settings, "voicedesk_max_seconds", None) or MAX_RECORDING_S
 
@@ -85,7 +92,33 @@ class OfflineEngine:
         self._warm_thread.join()
         return None
 
+    def know_players(self, source: Callable[[], Iterable[str]]) -> None:
+        """Where the players that exist are read from (the statistics backend's names)."""
+        with self._players_lock:
+            self._players_source, self._players_read = source, -PLAYERS_TTL_S
+        # Read in the background: a slow database must not hold up the page that connects.
+        threading.Thread(target=_quietly, args=(self.players,), daemon=True).start()
+
+    def players(self) -> Players | None:
+        """The players that exist, read at most every PLAYERS_TTL_S; the last list (or None)
+        when they cannot be read: names are then taken as said, as before they were known."""
+        with self._players_lock:
+            source = self._players_source
+            if source is None or time.monotonic() - self._players_read < PLAYERS_TTL_S:
+                return self._players
+            self._players_read = time.monotonic()
+        try:
+            found = Players(source())
+        except Exception as exc:  # a backend down: routing goes on without the list
+            log.warning("offline engine: the players could not be read (%s)", type(exc).__name__)
+            return self._players
+        with self._players_lock:
+            self._players = found
+        self.stt.names = found.spoken_forms()
+        return found
+
     def _warm_up(self) -> None:
+        _quietly(self.players)  # before the first recording: Whisper's prompt names them
         # Each model loads and runs once in its own thread: the slower voice load (~1.5 s)
         # overlaps the speech-to-text load and first run.
         threads = [
@@ -138,7 +171,13 @@ class OfflineEngine:
         else:
             customer = _customer(request.messages)
             decision = route(
-                question, request.tools, customer, request.tool_choice, self.key_prefixes
+                question,
+                request.tools,
+                customer,
+                request.tool_choice,
+                self.key_prefixes,
+                players=self.players(),
+                last_answer=_last_answer(request.messages[:last_user]),
             )
             trace.question, trace.decision = decision.question, decision.kind
             trace.timings_ms["route"] = _ms(started) - trace.timings_ms.get("stt", 0.0)
@@ -363,6 +402,16 @@ def _customer(messages: list[dict[str, Any]]) -> str | None:
             for match in CUSTOMER_LINE.finditer(_text_of(message)):
                 found = match.group(1).lower()
     return found
+
+
+def _last_answer(earlier: list[dict[str, Any]]) -> str | None:
+    """What the assistant said last, for "what did you just say?"."""
+    for message in reversed(earlier):
+        if message["role"] == "assistant" and not message.get("tool_calls"):
+            text = _text_of(message).strip()
+            if text:
+                return text
+    return None
 
 
 def _tool_outcomes(tail: list[dict[str, Any]]) -> list[compose.ToolOutcome]:

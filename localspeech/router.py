@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any, Literal
 
+from localspeech import smalltalk
 from localspeech.lexicon import (
     STOP_WORDS,
     SYNONYM_GROUPS,
@@ -32,11 +33,14 @@ from localspeech.lexicon import (
     words,
 )
 from localspeech.normalize import normalize
+from localspeech.players import NotAPlayer, Players
 from localspeech.toolspec import Example, ParamSpec, ToolSpec, parse_tools, unquoted
 
 MIN_SCORE = 1.0  # below this a request maps to no tool (measured on tests/localspeech fixtures)
 EXAMPLE_WEIGHT = 1.6  # a fully said example phrasing counts as much as ~1-2 specific words
-TEMPLATE_SCORE = 1.2  # a question opening like a "how do I ..." template: enough alone
+TEMPLATE_SCORE = 2.4  # a question opening like a "how do I ..." template: outranks topic words
+REFUSAL = "Sorry, I can't help with that here."
+ASKED_GATE_SCORE = 3.0  # "please file a complaint": the asked action outranks topic words
 SYNONYM_CREDIT = 0.7  # a word matched only through a synonym or a shared prefix
 
 _REQUEST_OPENERS = word_set(
@@ -63,7 +67,35 @@ _NUMBER_WORDS = word_set(
     "zero one two three four five six seven eight nine ten eleven twelve once twice"
 )
 
-DecisionKind = Literal["tools", "clarify", "unknown", "chat"]
+# "How do I report ...", "do I have any complaints": a question about the action, not a request.
+_QUESTION_OPENERS = word_set(
+    "how what whats why when where which who whom whose is are was were do does did has have"
+)
+# An action asked of the assistant that no offered tool may do ("give me free points").
+_ACTION_VERBS = word_set("give add send transfer credit grant pay top award")
+_UNEARNED = word_set("free gift gifts freebie freebies")
+# What such an action would hand over ("send me the steps" asks for information instead).
+_VALUE = word_set(
+    """point points chip chips coin coins money cash bonus bonuses credit credits dollar dollars
+    euro euros fund funds reward rewards token tokens voucher vouchers balance"""
+)
+# Subjects no support tool is about: sports results, general knowledge, the news.
+_OUTSIDE = word_set(
+    """football soccer cricket basketball baseball tennis rugby hockey golf formula league
+    championship champions olympics nba nfl fifa capital president election weather forecast
+    stock stocks recipe movie movies song songs
+    lottery horoscope"""
+)
+# Possessives of time, not of people ("yesterday's game", "last night's match").
+_TIME_WORDS = word_set("today yesterday tomorrow tonight night week month year weekend")
+_LODGE = re.compile(
+    r"\b(?:lodge|log|raise|make|submit|open|put in) (?:a |an |another )?"
+    r"(?:complaint|grievance|ticket|report)\b"
+)
+# Auxiliaries that make the same template: "how do I", "how can I", "what should / can I do".
+_AUXILIARIES = word_set("do does can could should would will may might")
+
+DecisionKind = Literal["tools", "clarify", "unknown", "chat", "repeat"]
 
 
 @dataclass(frozen=True)
@@ -155,22 +187,32 @@ def route(
     customer: str | None = None,
     tool_choice: Any = "auto",
     key_prefixes: set[str] | None = None,
+    players: Players | list[str] | tuple[str, ...] | None = None,
+    last_answer: str | None = None,
 ) -> Decision:
-    """Decide what to do with `question` given the offered `tools` and the customer, if known."""
+    """Decide what to do with `question` given the offered `tools`, the customer, if known, the
+    players that exist, if known, and the assistant's last answer, if any."""
     index = index_for(tools, key_prefixes)
     text = normalize(question, index.key_prefixes)
     said = words(text)
-    if not set(said) - STOP_WORDS - _GREETINGS - _THANKS:
-        return Decision("chat", say=_small_talk(text, index), question=text)
+    if smalltalk.asks_to_repeat(text) and len(said) <= 8:
+        again = (last_answer or "").strip() or "I haven't said anything yet."
+        return Decision("repeat", say=again, question=text)
+    if smalltalk.asks_capabilities(text) and len(said) <= 6:
+        return Decision("chat", say=index.capabilities(), question=text)
+    if smalltalk.is_small_talk(text):
+        return Decision("chat", say=smalltalk.reply(text), question=text)
     if tool_choice == "none" or not index.specs:
         return Decision("unknown", say=_cannot(text, index), question=text)
     forced = _forced_name(tool_choice)
     requests = split_requests(text)
-    person = named_person(text, index, customer)
+    known = players if isinstance(players, Players) or players is None else Players(players)
+    person = named_person(text, index, customer, known or None)
     all_stems = set(content_stems(text))
     calls: list[Call] = []
     scores: list[dict[str, float]] = []
     missing: list[tuple[ToolSpec, ParamSpec]] = []
+    refused = False
     for request in requests:
         ranked = _rank(request, all_stems, index)
         scores.append({r.spec.name: round(r.score, 3) for r in ranked})
@@ -178,6 +220,8 @@ def route(
             ranked = [r for r in ranked if r.spec.name == forced]
         elif tool_choice == "required" and not calls and request is requests[-1]:
             pass  # must call something: take the best even below the threshold
+        elif _beyond_tools(request, index):
+            ranked, refused = [], True
         else:
             ranked = [r for r in ranked if r.score >= MIN_SCORE]
         if not ranked:
@@ -193,9 +237,16 @@ def route(
     if calls:
         return Decision("tools", calls, question=text, scores=scores)
     if missing:
-        return Decision("clarify", say=ask_for(*missing[0]), question=text, scores=scores)
+        spec, param = missing[0]
+        say = ask_for(spec, param)
+        if param.kind == "person" and isinstance(person, NotAPlayer):
+            # A name that is no player: never answered or filed for someone else.
+            say = f"I can't find a player called {person.said}. {say}"
+        return Decision("clarify", say=say, question=text, scores=scores)
     if said and said[0] in _GREETINGS | _THANKS:  # "Hello, Naira": a greeting, misheard name
-        return Decision("chat", say=_small_talk(text, index), question=text, scores=scores)
+        return Decision("chat", say=smalltalk.reply(text), question=text, scores=scores)
+    if refused:  # one short sentence: the list of skills is for a question that was unclear
+        return Decision("unknown", say=REFUSAL, question=text, scores=scores)
     return Decision("unknown", say=_cannot(text, index), question=text, scores=scores)
 
 
@@ -234,6 +285,7 @@ def _rank(request: str, all_stems: set[str], index: ToolIndex) -> list[_Scored]:
     # "Only when the customer asks to report or complain": the others are out of the running.
     eligible = [s for s in index.specs if not s.gate or any(_matches(g, said_all) for g in s.gate)]
     idf = index.idf(eligible)
+    asked = _asks_for_action(said_words)
     ranked = []
     for spec in eligible:
         doc = sum(_credit(t, spec.doc, idf) for t in stems)
@@ -241,9 +293,37 @@ def _rank(request: str, all_stems: set[str], index: ToolIndex) -> list[_Scored]:
             (_example_score(ex, expanded, said_words, idf) for ex in spec.examples), default=0.0
         )
         score = doc + example + _argument_evidence(spec, request, index)
+        if spec.gate and asked and spec.gate & asked:
+            score += ASKED_GATE_SCORE
         ranked.append(_Scored(spec, score, example))
     ranked.sort(key=lambda r: (r.score, r.example), reverse=True)
     return ranked
+
+
+def _asks_for_action(said: list[str]) -> set[str]:
+    """The verbs (stems) of a request that asks for something to be done ("please file a
+    complaint", "I want to report a cheater"); none for a question ("how do I report one?")."""
+    if not said or said[0] in _QUESTION_OPENERS:
+        return set()
+    verbs = {stem(w) for w in said}
+    if _LODGE.search(" ".join(said)):  # "log a complaint" is filing one
+        verbs.add("file")
+    return verbs
+
+
+def _beyond_tools(request: str, index: ToolIndex) -> bool:
+    """A request no offered tool answers: about sports or the news, or asking the assistant to
+    give or move something when no tool says it does ("can you give me free points?")."""
+    said = words(_FILLER_OPENERS.sub("", _POLITE.sub("", _FILLER_OPENERS.sub("", request))))
+    if any(w in _OUTSIDE and w not in index.vocabulary_words for w in said):
+        return True
+    if not said or said[0] in _QUESTION_OPENERS - {"do", "does"}:
+        return False
+    verbs = [w for w in said[:3] if w in _ACTION_VERBS and stem(w) not in index.vocabulary_stems]
+    if not verbs:
+        return False
+    # "give me my stats" asks for information; "give me free points" for something of value.
+    return bool(set(said) & (_UNEARNED | _VALUE)) or any(w.isdigit() for w in said)
 
 
 def _credit(term: str, doc: Any, idf: dict[str, float]) -> float:
@@ -276,13 +356,23 @@ def _example_score(
 ) -> float:
     """How much of a quoted example was said; a template ("how do I ...") by its opening."""
     if ex.prefix:
-        return TEMPLATE_SCORE if tuple(said[: len(ex.prefix)]) == ex.prefix else 0.0
+        return TEMPLATE_SCORE if _opens_like(said, ex.prefix) else 0.0
     if not ex.stems:
         return 0.0
     total = sum(max(idf.get(t, 0.0), 0.05) for t in ex.stems)
     hit = sum(max(idf.get(t, 0.0), 0.05) * _matches(t, expanded) for t in ex.stems)
     coverage = hit / total
     return EXAMPLE_WEIGHT * coverage * coverage  # half an example is weak evidence
+
+
+def _opens_like(said: list[str], prefix: tuple[str, ...]) -> bool:
+    """ "how can I ..." opens like the template "how do I ...": auxiliaries are interchangeable."""
+    if len(said) < len(prefix):
+        return False
+    return all(
+        s == p or (s in _AUXILIARIES and p in _AUXILIARIES)
+        for s, p in zip(said, prefix, strict=False)
+    )
 
 
 def _argument_evidence(spec: ToolSpec, request: str, index: ToolIndex) -> float:
@@ -305,7 +395,7 @@ def fill_arguments(
     request: str,
     question: str,
     customer: str | None,
-    person: str | None,
+    person: str | NotAPlayer | None,
     index: ToolIndex,
 ) -> tuple[dict[str, Any], ParamSpec | None]:
     """The arguments for `spec`, or the first required parameter that could not be filled."""
@@ -325,10 +415,12 @@ def _value_for(
     request: str,
     question: str,
     customer: str | None,
-    person: str | None,
+    person: str | NotAPlayer | None,
     index: ToolIndex,
 ) -> Any:
     if param.kind == "person":
+        if isinstance(person, NotAPlayer):
+            return None
         value = person or customer
         if value and param.pattern and not re.fullmatch(param.pattern, value):
             return None
@@ -400,13 +492,19 @@ def _find_id(param: ParamSpec, text: str, index: ToolIndex) -> str | None:
     return numbers[-1][1] if len(numbers) == 1 else None
 
 
-def named_person(text: str, index: ToolIndex, customer: str | None = None) -> str | None:
+def named_person(
+    text: str, index: ToolIndex, customer: str | None = None, players: Players | None = None
+) -> str | NotAPlayer | None:
     """A player named in the question: "Maria's games", "for player sam", "did Alex play".
 
     With a customer known, overriding them needs an explicit mention (a possessive, a cue word
     such as "for" or "player", or "does X ..."); a capital letter alone is not enough, because
     speech-to-text capitalises other words too ("the poker game Keeps freezing").
+    With the players known, a name is one of them ("Priya" is priya.sharma, "does sam have ..."
+    typed in lower case too), and a name that is none of them is a NotAPlayer.
     """
+    if players:
+        return _known_person(text, index, customer, players)
     tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|[.?!]", text)
     sentence_start = True
     for i, raw in enumerate(tokens):
@@ -434,6 +532,46 @@ def named_person(text: str, index: ToolIndex, customer: str | None = None) -> st
         if capitalised and (customer is None or previous in _ASKED_ABOUT):
             return lower
     return None
+
+
+def _known_person(
+    text: str, index: ToolIndex, customer: str | None, players: Players
+) -> str | NotAPlayer | None:
+    tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|[.?!,]", text)
+    sentence_start = True
+    unknown: NotAPlayer | None = None
+    for i, raw in enumerate(tokens):
+        if raw in ".?!,":
+            sentence_start = raw != ","
+            continue
+        possessive = raw.lower().endswith("'s")
+        token = (raw[:-2] if possessive else raw).rstrip(".-")
+        lower = token.lower()
+        previous = tokens[i - 1].lower() if i > 0 else ""
+        start, sentence_start = sentence_start, False
+        player = players.resolve(lower) if lower in players.names else None
+        if player is None and (
+            lower in STOP_WORDS
+            or lower in _PRONOUNS
+            or lower in _NUMBER_WORDS
+            or lower in _TIME_WORDS
+            or lower in index.vocabulary_words
+            or stem(lower) in index.vocabulary_stems
+            or len(token) < 2
+        ):
+            continue
+        capitalised = token[0].isupper() and not token.isupper()
+        slot = possessive or previous in _NAME_CUES or previous in _ASKED_ABOUT
+        if not (slot or (capitalised and not start)):
+            continue
+        player = player or players.resolve(lower)
+        if player:
+            return player
+        # An unknown word in a player's place: a name only if it looks like one.
+        if (possessive or capitalised) and (slot or customer is None) and unknown is None:
+            unknown = NotAPlayer(token)
+    # A player that exists wins over an unknown name: "What are Bob's stats?" answered "Maria".
+    return unknown
 
 
 def _find_entity(text: str, index: ToolIndex) -> str | None:

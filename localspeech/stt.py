@@ -75,13 +75,16 @@ class SpeechToText:
         self._cache: OrderedDict[str, Future[Transcript]] = OrderedDict()
         self._lock = threading.Lock()
         self.transcriptions = 0  # how many times the model actually ran (tests check the cache)
+        self.names = ""  # the players, as said: "Maria, Dev, Priya Sharma" (set by the engine)
 
     @property
     def prompt(self) -> str | None:
-        """Whisper hears 'G R V twelve' as 'the army's weld' unless told such keys exist."""
-        if not self.key_prefixes:
-            return None
-        return " ".join(f"Ticket {p}-12, grievance {p}-7." for p in self.key_prefixes)
+        """Whisper hears 'G R V twelve' as 'the army's weld' unless told such keys exist, and a
+        short player name as an ordinary word unless told the players' names."""
+        parts = [f"Ticket {p}-12, grievance {p}-7." for p in self.key_prefixes]
+        if self.names:
+            parts.append(f"Players: {self.names}.")
+        return " ".join(parts) or None
 
     def transcribe(self, wav: bytes) -> Transcript:
         key = hashlib.sha256(wav).hexdigest()

@@ -50,6 +50,7 @@ class OfflineProvider(Provider):
         except ImportError as exc:
             raise ConfigError(OFFLINE_HINT) from exc
         api = make_offline_client(settings)
+        _tell_players(api, settings)
         return ModelClient(
             self.name, OFFLINE_MODEL, OFFLINE_TRANSCRIBER, api, price_model=OFFLINE_MODEL
         )
@@ -67,6 +68,17 @@ class OfflineProvider(Provider):
         fix = f"Install the offline speech packages: pip install {' '.join(missing)}."
         return Row("Model", "offline engine", "embedded", self.where(settings), not missing,
                    elapsed_ms(started), fix if missing else None)  # fmt: skip
+
+
+def _tell_players(api, settings: Settings) -> None:
+    """The router resolves "Priya's stats" against the players that exist, and Whisper is told
+    their names; both read them from the statistics backend the tools use."""
+    from assistant.service import stats_backend
+    from localspeech.client import offline_engine_of
+
+    engine = offline_engine_of(api)
+    if engine is not None:
+        engine.know_players(stats_backend(settings).player_names)
 
 
 OFFLINE = OfflineProvider()

@@ -9,10 +9,17 @@ from typing import Any
 
 import yaml
 
-from localspeech.router import Decision
+from localspeech.router import Decision, route
 from tools.grievances import parse_ticket_key
 
 QUESTIONS = Path(__file__).with_name("questions.yaml")
+# Never used for tuning: the router is measured on it before and after a change (issue 12).
+HELDOUT = Path(__file__).with_name("heldout.yaml")
+# The players of the demo data (ops/demo_data.py: its personas and supporting cast).
+KNOWN_PLAYERS = (
+    "maria", "dev", "sam", "priya.sharma", "jamie_carter", "lucas88", "amaka.eze",
+    "rook_raider", "hannah.reid", "arjun_rao", "wanjiru.k",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -20,16 +27,31 @@ class Case:
     id: str
     text: str
     customer: str | None
-    expect: Any  # list of {name, args, contains} or "clarify" / "unknown" / "chat"
+    expect: Any  # list of {name, args, contains} or "clarify" / "unknown" / "chat" / "repeat"
     variant: str | None
+    previous: str | None = None  # the assistant's last answer, for "what did you just say?"
 
 
 @cache
-def load_cases() -> tuple[Case, ...]:
-    raw = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
+def load_cases(path: Path = QUESTIONS) -> tuple[Case, ...]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return tuple(
-        Case(r["id"], r["text"], r.get("customer"), r["expect"], r.get("variant")) for r in raw
+        Case(
+            r["id"], r["text"], r.get("customer"), r["expect"], r.get("variant"), r.get("previous")
+        )
+        for r in raw
     )
+
+
+def decide(case: Case, heard: str | None = None) -> Decision:
+    """The router's decision on a case, from its text or from what was `heard` of it."""
+    text = heard if heard is not None else case.text
+    return route(text, _tools(), case.customer, players=KNOWN_PLAYERS, last_answer=case.previous)
+
+
+@cache
+def _tools() -> list[dict[str, Any]]:
+    return tool_schemas()
 
 
 def tool_schemas() -> list[dict[str, Any]]:
@@ -44,6 +66,10 @@ def tool_schemas() -> list[dict[str, Any]]:
 
 def mismatch(case: Case, decision: Decision) -> str | None:
     """None when the decision is exactly what the case expects, else what differs."""
+    if case.expect == "repeat":
+        if (decision.kind, decision.say) != ("repeat", case.previous):
+            return f"expected the last answer again, got {decision.kind}: {decision.say}"
+        return None
     if isinstance(case.expect, str):
         if decision.kind != case.expect:
             return f"expected {case.expect}, got {decision.kind} {_calls(decision)}"

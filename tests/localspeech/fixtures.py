@@ -40,10 +40,10 @@ class SpokenCase:
         return f"{self.case.id}-{self.voice}" + (f"-{self.variant}" if self.variant else "")
 
 
-def spoken_cases() -> list[SpokenCase]:
+def spoken_cases(cases: tuple[Case, ...] | None = None) -> list[SpokenCase]:
     """Every question in both voices; the variant goes to Piper and espeak-ng in turn."""
     out = []
-    for i, case in enumerate(load_cases()):
+    for i, case in enumerate(load_cases() if cases is None else cases):
         roughened = VOICES[i % 2]
         for voice in VOICES:
             out.append(SpokenCase(case, voice, case.variant if voice == roughened else None))

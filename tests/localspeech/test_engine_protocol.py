@@ -230,3 +230,59 @@ def test_make_offline_client_gives_an_sdk_client_and_starts_loading_the_models()
         model="voicedesk-offline", messages=messages("thank you", customer="maria")
     )
     assert reply.choices[0].message.content.startswith("You're welcome.")
+
+
+def test_what_did_you_just_say_replays_the_last_answer_of_the_conversation(client):
+    history = [
+        {"role": "system", "content": "Customer being helped: maria"},
+        {"role": "user", "content": "How many games did I play?"},
+        {"role": "assistant", "content": "Maria has played 74 games."},
+        {"role": "user", "content": "What did you just say?"},
+    ]
+    reply = ask(client, history, TOOLS)
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.choices[0].message.audio.transcript == "Maria has played 74 games."
+
+
+def test_the_engine_resolves_names_against_the_players_and_tells_whisper_them(engine, client):
+    engine.know_players(lambda: ["maria", "priya.sharma"])
+    deadline = time.monotonic() + 10
+    while engine.stt.names == "" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "Priya Sharma" in (engine.stt.prompt or "")
+    reply = ask(client, messages("What are Priya's stats?", customer="maria"), TOOLS)
+    [call] = reply.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {"user_name": "priya.sharma"}
+
+
+def test_players_that_cannot_be_read_leave_routing_as_it_was(engine, client):
+    def broken():
+        raise OSError("database down")
+
+    engine.know_players(broken)
+    reply = ask(client, messages("How many points does Sam have?", customer="maria"), TOOLS)
+    [call] = reply.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {"user_name": "sam"}
+
+
+def test_a_name_that_is_no_player_is_asked_back_and_the_answer_completes_the_question(
+    engine, client
+):
+    engine.know_players(lambda: ["maria", "dev"])
+    deadline = time.monotonic() + 10
+    while engine.players() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = messages("What are Bob's stats?", customer="dev")
+    reply = ask(client, first, TOOLS)
+    asked = reply.choices[0].message.audio.transcript
+    assert asked == "I can't find a player called Bob. Which player is this about?"
+    history = [
+        *first,
+        {"role": "assistant", "content": asked},
+        {"role": "user", "content": "Maria"},
+    ]
+    [call] = ask(client, history, TOOLS).choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "get_player_summary",
+        {"user_name": "maria"},
+    )

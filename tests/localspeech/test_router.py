@@ -139,3 +139,14 @@ def test_two_requests_in_one_question_give_two_calls_and_a_statement_stays_with_
     one = route("My deposit never arrived and I want to complain", TOOLS, "maria")
     assert [c.name for c in one.calls] == ["register_grievance"]
     assert one.calls[0].arguments["description"].startswith("My deposit never arrived")
+
+
+def test_the_held_out_questions_route_at_least_95_percent_exactly_when_typed():
+    """A floor, not a tuning target: heldout.yaml is never read to change the router, so the
+    failure says how many, not which (python -m bench --only offline_accuracy measures it)."""
+    from tests.localspeech.cases import HELDOUT, decide
+
+    cases = load_cases(HELDOUT)
+    assert len(cases) >= 60
+    exact = sum(mismatch(c, decide(c)) is None for c in cases)
+    assert exact / len(cases) >= 0.95, f"{exact}/{len(cases)} held-out questions routed exactly"
