@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import median, percentile, rounded
+from bench.page_answer import failure_screenshot
 
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOMER = "maria"
@@ -349,7 +350,9 @@ def _turns(page: Any, session: Session) -> None:
         try:
             turn = _one_turn(page, widget, session, question_s, first=number == 0)
         except Exception as exc:
-            raise RuntimeError(f"turn {number + 1}: {exc} (page: {_screenshot(page)})") from None
+            raise RuntimeError(
+                f"turn {number + 1}: {exc} (page: {failure_screenshot(page, 'first_sound')})"
+            ) from None
         if number >= session.warmup:
             session.measured.append(turn)
 
@@ -422,15 +425,3 @@ def _wait_for_answer(page: Any, timeout_ms: int) -> None:
         raise RuntimeError(f"no answer was heard within {timeout_ms / 1000:.0f} s") from None
     if "error" in outcome:
         raise RuntimeError(f"the page answered with an error: {outcome['error'][:300]}")
-
-
-def _screenshot(page: Any) -> str:
-    """What the page looked like when a turn failed (test-output/bench/, not committed)."""
-    folder = ROOT / "test-output" / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "first_sound_failure.png"
-    try:
-        page.screenshot(path=str(path), full_page=True)
-    except Exception:
-        return "no screenshot"
-    return str(path)

@@ -102,7 +102,7 @@ def run(
                                 _one_turn(page, microphone_widget, wav_seconds(question))
                             )
                         except Exception as exc:
-                            shot = _screenshot(page)
+                            shot = failure_screenshot(page)
                             raise RuntimeError(f"turn {number + 1}: {exc} (page: {shot})") from None
                 finally:
                     browser.close()
@@ -127,11 +127,11 @@ def run(
     }
 
 
-def _screenshot(page: Any) -> str:
-    """Where the page looked like when a turn failed (test-output/bench/, not committed)."""
+def failure_screenshot(page: Any, name: str = "page_answer") -> str:
+    """What the page looked like when a turn failed (test-output/bench/, not committed)."""
     folder = ROOT / "test-output" / "bench"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "page_answer_failure.png"
+    path = folder / f"{name}_failure.png"
     try:
         page.screenshot(path=str(path), full_page=True)
     except Exception:
