@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any, Literal
@@ -505,17 +506,7 @@ def named_person(
     """
     if players:
         return _known_person(text, index, customer, players)
-    tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|[.?!]", text)
-    sentence_start = True
-    for i, raw in enumerate(tokens):
-        if raw in ".?!":
-            sentence_start = True
-            continue
-        possessive = raw.lower().endswith("'s")
-        token = (raw[:-2] if possessive else raw).rstrip(".-")
-        lower = token.lower()
-        previous = tokens[i - 1].lower() if i > 0 else ""
-        start, sentence_start = sentence_start, False
+    for token, lower, possessive, previous, start in _words(text, commas=False):
         if (
             lower in STOP_WORDS
             or lower in _PRONOUNS
@@ -534,21 +525,29 @@ def named_person(
     return None
 
 
-def _known_person(
-    text: str, index: ToolIndex, customer: str | None, players: Players
-) -> str | NotAPlayer | None:
-    tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|[.?!,]", text)
+def _words(text: str, *, commas: bool) -> Iterator[tuple[str, str, bool, str, bool]]:
+    """Each word that might name someone: (word, lower case, possessive, the token before it,
+    whether it starts a sentence). With `commas`, a comma is a token (so "Maria, ..." is seen as
+    a word before a pause) but does not start a sentence."""
+    pauses = "[.?!,]" if commas else "[.?!]"
+    tokens = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*(?:'s)?|" + pauses, text)
     sentence_start = True
-    unknown: NotAPlayer | None = None
     for i, raw in enumerate(tokens):
         if raw in ".?!,":
             sentence_start = raw != ","
             continue
         possessive = raw.lower().endswith("'s")
         token = (raw[:-2] if possessive else raw).rstrip(".-")
-        lower = token.lower()
         previous = tokens[i - 1].lower() if i > 0 else ""
-        start, sentence_start = sentence_start, False
+        yield token, token.lower(), possessive, previous, sentence_start
+        sentence_start = False
+
+
+def _known_person(
+    text: str, index: ToolIndex, customer: str | None, players: Players
+) -> str | NotAPlayer | None:
+    unknown: NotAPlayer | None = None
+    for token, lower, possessive, previous, start in _words(text, commas=True):
         player = players.resolve(lower) if lower in players.names else None
         if player is None and (
             lower in STOP_WORDS
