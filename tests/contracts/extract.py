@@ -1,9 +1,12 @@
-"""Extract the Chat Completions schemas from OpenAI's OpenAPI description into one JSON Schema.
+"""Extract the schemas the doubles are held to from OpenAI's OpenAPI description.
 
-    python -m tests.contracts.extract [SPEC.yaml] [OUT.json]
+    python -m tests.contracts.extract [SPEC.yaml]
 
-Defaults: ../shared/specs/openai-openapi.yaml (next to the project) and
-tests/contracts/openai_chat.schema.json. The output is committed so tests run on a fresh clone.
+One JSON Schema file per API the project speaks (`SETS`): Chat Completions
+(openai_chat.schema.json), audio transcription and speech (openai_audio.schema.json), and the
+Realtime events (openai_realtime.schema.json). The spec defaults to
+../shared/specs/openai-openapi.yaml (next to the project), else the committed copy. The output is
+committed so tests run on a fresh clone.
 
 What the conversion does, and why:
 * keeps the root schemas below and everything they `$ref`, transitively, under `$defs`, with
@@ -33,12 +36,25 @@ ROOTS = (
     "CreateChatCompletionStreamResponse",
     "CreateTranscriptionResponseJson",
 )
+AUDIO_ROOTS = (
+    "CreateTranscriptionRequest",
+    "CreateTranscriptionResponseJson",
+    "CreateTranscriptionResponseStreamEvent",
+    "CreateSpeechRequest",
+    "CreateSpeechResponseStreamEvent",
+)
+REALTIME_ROOTS = ("RealtimeClientEvent", "RealtimeServerEvent")
 HERE = Path(__file__).resolve().parent
 SHARED_SPEC = HERE.parents[2] / "shared" / "specs" / "openai-openapi.yaml"
 # A copy of the same file (same commit; MIT, see LICENSE), so a fresh clone checks against it too.
 COMMITTED_SPEC = HERE / "openai-openapi.yaml.gz"
 DEFAULT_SPEC = SHARED_SPEC if SHARED_SPEC.is_file() else COMMITTED_SPEC
 DEFAULT_OUT = HERE / "openai_chat.schema.json"
+SETS = {
+    DEFAULT_OUT: ROOTS,
+    HERE / "openai_audio.schema.json": AUDIO_ROOTS,
+    HERE / "openai_realtime.schema.json": REALTIME_ROOTS,
+}
 COMPONENT_PREFIX = "#/components/schemas/"
 DOC_ONLY = {"description", "example", "examples"}
 # Keywords whose value is a map of names to schemas (its keys are names, never keywords).
@@ -134,13 +150,14 @@ def render(document: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     spec_path = Path(argv[0]) if argv else DEFAULT_SPEC
-    out_path = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
     if not spec_path.is_file():
         print(f"The OpenAPI spec was not found at {spec_path}; pass its path.", file=sys.stderr)
         return 1
-    document = extract(load_spec(spec_path))
-    out_path.write_text(render(document), encoding="utf-8")
-    print(f"Wrote {len(document['$defs'])} schemas to {out_path}.")
+    spec = load_spec(spec_path)
+    for out_path, roots in SETS.items():
+        document = extract(spec, roots)
+        out_path.write_text(render(document), encoding="utf-8")
+        print(f"Wrote {len(document['$defs'])} schemas to {out_path}.")
     return 0
 
 
