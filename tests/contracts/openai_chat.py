@@ -92,9 +92,12 @@ def _chunk_validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(CHUNK_SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
-def schema_errors(name: str, body: Any, *, closed: bool = False) -> list[str]:
-    """Every schema violation of `body` against `$defs[name]`, in document order."""
-    validator = _validator(name, closed)
+def schema_errors(
+    name: str, body: Any, *, closed: bool = False, schema_file: Path = SCHEMA_FILE
+) -> list[str]:
+    """Every schema violation of `body` against `$defs[name]` of `schema_file` (one of the
+    extracted files beside this one), in document order."""
+    validator = _validator(name, closed, schema_file)
     found = sorted(validator.iter_errors(_shorten(body)), key=lambda e: _sort_key(e.absolute_path))
     return [line for error in found for line in _explain(error)]
 
@@ -117,13 +120,13 @@ def _sort_key(path: Any) -> list[tuple[int, Any]]:
 
 
 @cache
-def _document() -> dict[str, Any]:
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+def _document(schema_file: Path = SCHEMA_FILE) -> dict[str, Any]:
+    return json.loads(schema_file.read_text(encoding="utf-8"))
 
 
 @cache
-def _validator(name: str, closed: bool) -> Draft202012Validator:
-    defs = copy.deepcopy(_document()["$defs"])
+def _validator(name: str, closed: bool, schema_file: Path = SCHEMA_FILE) -> Draft202012Validator:
+    defs = copy.deepcopy(_document(schema_file)["$defs"])
     if closed:
         _close(defs)
     return Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": defs})
