@@ -31,9 +31,10 @@ from page.conversation import (  # noqa: E402
     render_question,
 )
 from page.intro import intro_place, render_intro  # noqa: E402
+from page.keeping import kept_page_state  # noqa: E402
 from page.player import render_player, start_answer  # noqa: E402
 from page.sidebar import render_conversation_controls, render_sidebar  # noqa: E402
-from page.state import page_state  # noqa: E402
+from page.state import mic_key  # noqa: E402
 
 log = logging.getLogger("voicedesk.page")
 
@@ -54,7 +55,7 @@ def start() -> Settings:
 def main() -> None:
     agent = auth.require_staff()  # stops with a sign-in screen when sign-in is configured
     settings = start()
-    state = page_state(st.session_state)
+    state = kept_page_state()  # survives a reload of the tab
     choices, controls = render_sidebar(settings, agent)
     intro = intro_place(choices.customer)
 
@@ -66,7 +67,7 @@ def main() -> None:
 
     with st.bottom, st.container(horizontal=True, vertical_alignment="center"):
         recording = st.audio_input(
-            "Ask by voice", key="mic", sample_rate=16000, label_visibility="collapsed",
+            "Ask by voice", key=mic_key(state), sample_rate=16000, label_visibility="collapsed",
             help="Press the microphone, ask, then press stop.",
         )  # fmt: skip
         typed = st.chat_input("…or type a question", key="typed")

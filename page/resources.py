@@ -18,6 +18,7 @@ from assistant.providers import get as providers_get
 from assistant.service import build_engine, build_tools
 from assistant.turn import TurnEngine
 from page.periodic import Periodic
+from page.shelf import Shelf
 from tools.backends import Backends
 from tools.registry import ToolRegistry
 
@@ -33,6 +34,12 @@ def settings() -> Settings:
     loaded = load_settings()
     setup_logging(loaded)
     return loaded
+
+
+@st.cache_resource(show_spinner=False)
+def shelf() -> Shelf:
+    """The conversations kept across reloads of their tabs (one per process)."""
+    return Shelf()
 
 
 @st.cache_resource(show_spinner="Opening the support systems…")

@@ -117,6 +117,12 @@ class PageState:
         self.conversation_no += 1
 
 
+def mic_key(state: PageState) -> str:
+    """The microphone widget's key: a new conversation gets an empty one (the old recording
+    would otherwise still sit in it)."""
+    return "mic" if state.conversation_no == 0 else f"mic-{state.conversation_no}"
+
+
 def recording_id(recording: Any) -> str:
     """A stable id for a recording: the upload's file id, or a digest of its bytes."""
     file_id = getattr(recording, "file_id", None)

@@ -295,6 +295,8 @@ def test_new_conversation_forgets_the_exchanges_but_does_not_reask(cloud_env, ma
     assert not messages(at, "user") and not messages(at, "assistant")
     assert len(double.chat_requests) == 1, "the recording still in the widget is not asked again"
     assert at.session_state["voicedesk"].conversation.exchanges == []
+    mics = [widget for widget in at.get("audio_input")]
+    assert len(mics) == 1 and mics[0].key != "mic" and mics[0].value is None, "an empty mic box"
 
 
 def test_two_sessions_share_no_conversation_or_customer(cloud_env, make_app):

@@ -149,6 +149,21 @@ def test_record_stop_and_hear_the_answer_then_recover_from_an_error(live):
             expect(error).to_have_count(0)
             settle(page)
             page.screenshot(path=shots / "07-recovered.png")
+
+            # A reload of the tab keeps the conversation (its address names it)...
+            assert "c=" in page.url, "the address carries the kept conversation's key"
+            page.reload()
+            expect(page.get_by_text("maria has 1 grievance")).to_be_visible(timeout=30_000)
+            settle(page)
+            page.screenshot(path=shots / "08-reloaded.png")
+            expect(page.get_by_text(QUESTION)).to_be_visible()
+            expect(page.get_by_text("Do I have any open grievances?")).to_be_visible()
+            # ...and a second tab opened on the same address while this one is open starts its
+            # own: one tab's conversation never appears in another.
+            twin = browser.new_page(viewport={"width": 1366, "height": 800})
+            twin.goto(page.url)
+            expect(twin.get_by_text("Player statistics")).to_be_visible(timeout=30_000)
+            expect(twin.get_by_text("maria has 1 grievance")).to_have_count(0)
         finally:
             browser.close()
     assert double.violations == []
