@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -247,12 +248,34 @@ def heldout_written() -> dict[str, Any]:
     from tests.localspeech.cases import HELDOUT, decide, load_cases, mismatch
 
     cases = load_cases(HELDOUT)
-    misses = [f"{c.id}: {m}" for c in cases if (m := mismatch(c, decide(c)))]
+    decisions = {c.id: decide(c) for c in cases}
+    misses = [f"{c.id}: {m}" for c in cases if (m := mismatch(c, decisions[c.id]))]
     return {
         "heldout_routing_written": round(1 - len(misses) / len(cases), 3),
         "heldout_routing_written_count": f"{len(cases) - len(misses)}/{len(cases)}",
+        "heldout_unasked_grievances_written": unasked_grievances(cases, decisions),
         "heldout_written_misses": misses,
     }
+
+
+def unasked_grievances(cases: Any, decisions: dict[str, Any]) -> list[str]:
+    """The questions that drafted a grievance although none was asked for, or for a player
+    that does not exist (goal: none)."""
+    from tests.localspeech.cases import KNOWN_PLAYERS
+
+    found = []
+    for case in cases:
+        decision = decisions[case.id]
+        wanted = isinstance(case.expect, list) and any(
+            e["name"] == "register_grievance" for e in case.expect
+        )
+        for call in decision.calls if decision.kind == "tools" else []:
+            if call.name != "register_grievance":
+                continue
+            player = call.arguments.get("user_name")
+            if not wanted or player not in KNOWN_PLAYERS:
+                found.append(f"{case.id}: a grievance for {player!r}")
+    return found
 
 
 def heldout_spoken(engine: Any = None) -> dict[str, Any]:
@@ -268,10 +291,11 @@ def heldout_spoken(engine: Any = None) -> dict[str, Any]:
     synth = Synthesiser(Path(tempfile.gettempdir()) / "voicedesk-offline-voices")
     cases = spoken_cases(load_cases(HELDOUT))
     exact = dict.fromkeys(("piper", "espeak"), 0)
-    misses = []
+    misses, decisions = [], {}
     for spoken in cases:
         heard = engine.stt.transcribe(synth.wav(spoken))
-        problem = mismatch(spoken.case, decide(spoken.case, heard.text))
+        decisions[spoken.id] = decide(spoken.case, heard.text)
+        problem = mismatch(spoken.case, decisions[spoken.id])
         if problem:
             misses.append(f"{spoken.id}: heard {heard.raw!r}: {problem}")
         else:
@@ -279,12 +303,21 @@ def heldout_spoken(engine: Any = None) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "heldout_routing_spoken": round(sum(exact.values()) / len(cases), 3),
         "heldout_routing_spoken_count": f"{sum(exact.values())}/{len(cases)}",
+        "heldout_unasked_grievances_spoken": unasked_grievances(
+            [_Named(s.id, s.case.expect) for s in cases], decisions
+        ),
         "heldout_spoken_misses": misses,
     }
     for voice in exact:
         voiced = sum(1 for c in cases if c.voice == voice)
         figures[f"heldout_routing_spoken_{voice}"] = round(exact[voice] / voiced, 3)
     return figures
+
+
+@dataclass(frozen=True)
+class _Named:
+    id: str
+    expect: Any
 
 
 def main(argv: list[str] | None = None) -> int:
