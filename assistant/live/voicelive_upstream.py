@@ -17,7 +17,7 @@ from assistant.live.voicelive_events import ToGA, to_voicelive
 
 log = logging.getLogger(__name__)
 # The SDK logs every frame at DEBUG: the customer's words and audio. Never let them through.
-logging.getLogger("azure.ai.voicelive").setLevel(logging.INFO)
+logging.getLogger("azure.ai.voicelive").setLevel(logging.WARNING)
 
 SERVICE = "Azure AI Voice Live"
 DEFAULT_MODEL = "gpt-realtime"
@@ -103,11 +103,13 @@ def _connect_fault(exc: BaseException, model: str) -> tuple[str, bool, str]:
         return (*_status_fault(status, model), f"HTTP {status}")
     if isinstance(cause, aiohttp.InvalidURL) or isinstance(exc, ValueError):
         return f"AZURE_VOICELIVE_ENDPOINT is not a valid address for {SERVICE}.", False, "bad URL"
-    return (
-        f"{SERVICE} could not be reached; check AZURE_VOICELIVE_ENDPOINT and the network.",
-        True,
-        type(cause).__name__,
-    )
+    if isinstance(cause, (aiohttp.ClientError, OSError)):
+        return (
+            f"{SERVICE} could not be reached; check AZURE_VOICELIVE_ENDPOINT and the network.",
+            True,
+            type(cause).__name__,
+        )
+    return f"{SERVICE} could not start a session (see the log).", True, type(cause).__name__
 
 
 def _status_fault(status: int, model: str) -> tuple[str, bool]:
