@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from assistant.config import Settings
 from assistant.live.base import UpstreamClosed
@@ -21,6 +22,8 @@ logging.getLogger("azure.ai.voicelive").setLevel(logging.WARNING)
 
 SERVICE = "Azure AI Voice Live"
 DEFAULT_MODEL = "gpt-realtime"
+NO_ENDPOINT = f"{SERVICE} needs its endpoint; set AZURE_VOICELIVE_ENDPOINT."
+BAD_ENDPOINT = f"AZURE_VOICELIVE_ENDPOINT is not a valid address for {SERVICE} (https://...)."
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # a long answer's audio arrives in big frames
 HEARTBEAT_S = 20.0  # pings keep idle NAT paths open and notice a dead connection
 
@@ -34,8 +37,12 @@ async def connect(settings: Settings) -> VoiceLiveUpstream:
     """An open Voice Live session; UpstreamClosed (one sentence) when it cannot be had."""
     endpoint = (settings.azure_voicelive_endpoint or "").strip()
     if not endpoint:
-        raise UpstreamClosed(f"{SERVICE} needs its endpoint; set AZURE_VOICELIVE_ENDPOINT.",
-                             retryable=False)  # fmt: skip
+        log.warning("%s: no session (no endpoint)", SERVICE)
+        raise UpstreamClosed(NO_ENDPOINT, retryable=False)
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("https", "http", "wss", "ws") or not parts.hostname:
+        log.warning("%s: no session (bad URL)", SERVICE)
+        raise UpstreamClosed(BAD_ENDPOINT, retryable=False)
     try:
         from azure.ai.voicelive.aio import connect as sdk_connect
     except ImportError:  # the SDK's async client needs aiohttp
@@ -102,7 +109,7 @@ def _connect_fault(exc: BaseException, model: str) -> tuple[str, bool, str]:
     if isinstance(cause, aiohttp.WSServerHandshakeError) and status:
         return (*_status_fault(status, model), f"HTTP {status}")
     if isinstance(cause, aiohttp.InvalidURL) or isinstance(exc, ValueError):
-        return f"AZURE_VOICELIVE_ENDPOINT is not a valid address for {SERVICE}.", False, "bad URL"
+        return BAD_ENDPOINT, False, "bad URL"
     if isinstance(cause, (aiohttp.ClientError, OSError)):
         return (
             f"{SERVICE} could not be reached; check AZURE_VOICELIVE_ENDPOINT and the network.",
@@ -177,10 +184,10 @@ class VoiceLiveUpstream:
     def _ended(self, exc: Exception) -> UpstreamClosed:
         if self._closed:
             return UpstreamClosed(f"The {SERVICE} session is closed.", retryable=False)
-        code = getattr(exc, "code", None)
-        log.warning("%s: connection ended (close code %s)", SERVICE, code)
-        if code in (1000, 1001):  # the service ended it: a session's time limit, or maintenance
-            return UpstreamClosed(f"{SERVICE} ended the session.")
+        # The SDK reports 1000 for a dropped connection and aiohttp 1006 for the service's own
+        # close, so the code cannot tell them apart: either way a new session may be tried.
+        # (A session that reached its time limit says so first in an `error` event.)
+        log.warning("%s: connection ended (%s)", SERVICE, type(exc).__name__)
         return UpstreamClosed(f"The connection to {SERVICE} was lost.")
 
     async def close(self) -> None:

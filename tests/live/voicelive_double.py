@@ -49,6 +49,7 @@ class VoiceLiveDouble:
         self.handshakes: list[dict[str, Any]] = []  # path, query and auth kind of each
         self.received: list[dict[str, Any]] = []  # every client event, as it arrived
         self.refused: list[str] = []  # what the SDK's models would not accept
+        self.failures: list[str] = []  # the double's own faults (checked on leaving)
         self.answers: deque[Script] = deque()  # played, in order, on each response.create
         self.session: dict[str, Any] = {}
         self._ids = itertools.count(1)
@@ -71,6 +72,7 @@ class VoiceLiveDouble:
             self._response.cancel()
         self._server.close()
         await self._server.wait_closed()
+        assert not self.failures, f"the double failed: {self.failures}"
 
     @property
     def endpoint(self) -> str:
@@ -129,6 +131,9 @@ class VoiceLiveDouble:
                 await self._on_client_event(json.loads(message))
         except ConnectionClosed:
             pass
+        except Exception as exc:  # the double's own fault: the test must fail, not hang on
+            self.failures.append(repr(exc))
+            raise
         finally:
             self._connected.clear()
 
@@ -146,6 +151,7 @@ class VoiceLiveDouble:
         elif kind == "response.create":
             script = self.answers.popleft() if self.answers else self.answer("Done.")
             self._response = asyncio.create_task(script())
+            self._response.add_done_callback(self._check)
         elif kind == "response.cancel":
             await self._cancel("client_cancelled")
         elif kind == "conversation.item.truncate":
@@ -158,10 +164,17 @@ class VoiceLiveDouble:
             )
         elif kind == "conversation.item.create":
             item = {k: v for k, v in event["item"].items() if k != "status"}
+            if item["type"] in ("message", "function_call"):  # items the SDK gives a status
+                item["status"] = "completed"
             item.setdefault("id", f"item_{next(self._ids)}")
             await self.send(
                 vl.ServerEventConversationItemCreated(item=vl.ResponseItem._deserialize(item, []))
             )
+
+    def _check(self, task: asyncio.Task) -> None:
+        if task.cancelled() or isinstance(task.exception(), (ConnectionClosed, type(None))):
+            return
+        self.failures.append(repr(task.exception()))
 
     async def send(self, event: vl.ServerEvent) -> None:
         """A server event, as the SDK's model serialises it, checked against the SDK's models."""
