@@ -124,7 +124,7 @@ def test_a_missing_or_unreachable_endpoint_is_one_sentence(env, endpoint, says, 
     assert_told_plainly(refused.value, env)
 
 
-def test_no_key_and_no_entra_id_identity_is_one_sentence(env):
+def test_no_key_and_no_signed_in_identity_is_one_sentence(env):
     async def scenario():
         async with VoiceLiveDouble() as double:
             with pytest.raises(UpstreamClosed) as refused:
@@ -193,7 +193,7 @@ def test_a_lost_connection_is_one_sentence_and_a_new_session_can_be_had(env, how
     assert_told_plainly(lost, env)
 
 
-def test_the_sdk_logs_none_of_the_customers_words_even_at_debug_level(env, caplog, monkeypatch):
+def test_no_customer_words_reach_the_log_even_at_debug_level(env, caplog, monkeypatch):
     caplog.set_level(logging.DEBUG)  # everything, whatever the app's own levels
     azure = logging.getLogger("azure")
     monkeypatch.setattr(azure, "level", logging.NOTSET)  # as if a developer turned on DEBUG
