@@ -20,7 +20,6 @@ Scripting (from the test's event loop):
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
 from collections import deque
@@ -269,6 +268,8 @@ class VoiceLiveDouble:
         await self.send(vl.ServerEventInputAudioBufferSpeechStopped(
             audio_end_ms=end_ms, item_id=item_id))  # fmt: skip
         await self.send(vl.ServerEventInputAudioBufferCommitted(item_id=item_id))
+        # The SDK's RequestAudioContentPart requires `audio`; what the service puts there for a
+        # committed turn is not known here (only the SDK's models were followed).
         item = {"id": item_id, "type": "message", "role": "user", "status": "completed",
                 "content": [{"type": "input_audio", "audio": ""}]}  # fmt: skip
         await self.send(
@@ -343,7 +344,3 @@ USAGE = {
                                 "text_tokens": 32, "audio_tokens": 32, "image_tokens": 0}},
     "output_token_details": {"text_tokens": 15, "audio_tokens": 45},
 }  # fmt: skip
-
-
-def pcm_b64(pcm: bytes) -> str:
-    return base64.b64encode(pcm).decode("ascii")
