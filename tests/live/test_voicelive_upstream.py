@@ -375,3 +375,16 @@ def test_after_close_the_upstream_says_so_in_one_sentence(env):
     sent, received = asyncio.run(scenario())
     assert sent.sentence == received.sentence == "The Azure AI Voice Live session is closed."
     assert not sent.retryable
+
+
+def test_the_model_is_voicelives_own_setting_else_the_live_model_else_gpt_realtime():
+    from types import SimpleNamespace as Given
+
+    from assistant.live.voicelive_upstream import live_model
+
+    both = Given(voicedesk_voicelive_model="phi4-mm-realtime", voicedesk_live_model="gpt-x")
+    assert live_model(both) == "phi4-mm-realtime"
+    assert (
+        live_model(Given(voicedesk_voicelive_model=None, voicedesk_live_model="gpt-x")) == "gpt-x"
+    )
+    assert live_model(Given(voicedesk_voicelive_model=None)) == "gpt-realtime"
