@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     voicedesk_request_timeout: float = Field(60.0, gt=0)
     voicedesk_max_retries: int = Field(2, ge=0, le=5)  # the SDK's retries of 429, 5xx, timeouts
     voicedesk_tool_timeout: float = Field(10.0, gt=0)
+    # Azure AI Voice Live
+    # With VOICEDESK_LIVE_PROVIDER=voicelive: the resource's endpoint, its key (none: Entra ID
+    # through DefaultAzureCredential), the model (none: VOICEDESK_LIVE_MODEL, else gpt-realtime),
+    # and an Azure voice (e.g. en-US-Ava:DragonHDLatestNeural) or an OpenAI voice name.
+    azure_voicelive_endpoint: str | None = None
+    azure_voicelive_api_key: SecretStr | None = None
+    voicedesk_voicelive_model: str | None = None
+    voicedesk_voicelive_voice: str = "en-US-Ava:DragonHDLatestNeural"
     voicedesk_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     voicedesk_keep_audio: bool = False  # write recordings and replies to the data dir
     # `python -m localspeech serve`: a bearer key it requires (none: loopback is the guard),
@@ -270,6 +278,7 @@ def secret_values(settings: Settings) -> list[str]:
         if isinstance(value, SecretStr) and value.get_secret_value():
             values.append(value.get_secret_value())
     values += url_secrets(settings.openai_base_url) + url_secrets(settings.azure_openai_endpoint)
+    values += url_secrets(settings.azure_voicelive_endpoint)
     conn = settings.sql_connection_string
     if conn:
         values += odbc_password_forms(conn.get_secret_value())

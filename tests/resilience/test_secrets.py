@@ -31,6 +31,7 @@ JIRA_EMAIL = "bot@example.com"
 CANARIES = {
     "OPENAI_API_KEY": "sk-canary-openai-5f1e9a2b",
     "AZURE_OPENAI_API_KEY": "canary-azure-openai-7c2d41",
+    "AZURE_VOICELIVE_API_KEY": "canary-voicelive-4a7b21",
     "AZURE_SEARCH_API_KEY": "canary-search-3b8f90",
     "VOICEDESK_OFFLINE_API_KEY": "canary-offline-server-9d4e17",
     "JIRA_API_TOKEN": "canary-jira-token-9e4a17",
@@ -107,6 +108,7 @@ def secret_settings(
         "AZURE_OPENAI_ENDPOINT": model,
         "AZURE_OPENAI_DEPLOYMENT": "voice-prod",
         "AZURE_OPENAI_API_KEY": CANARIES["AZURE_OPENAI_API_KEY"],
+        "AZURE_VOICELIVE_API_KEY": CANARIES["AZURE_VOICELIVE_API_KEY"],
         "AZURE_SEARCH_ENDPOINT": search_url,
         "AZURE_SEARCH_INDEX": HELP_INDEX,
         "AZURE_SEARCH_API_KEY": CANARIES["AZURE_SEARCH_API_KEY"],
