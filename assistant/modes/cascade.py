@@ -31,6 +31,7 @@ from assistant.speech.sentences import SentenceCutter, for_speech
 
 log = logging.getLogger(__name__)
 EVENT_STREAM = "text/event-stream"
+POLL_S = 0.05  # how often a wait looks whether the person talked over the answer
 NAMES_TTL_S = 300.0  # how long the players' names for the transcriber's prompt are trusted
 MAX_PROMPT_NAMES = 60
 PRICE_NAMES = {"azure_speech": ("azure-speech-stt", "azure-speech-tts")}  # else: the model
@@ -145,30 +146,36 @@ class CascadeMode:
     ) -> ModelMessage:
         text = self.parts.text
         body = chatcmpl.text_request(text.model, messages, tools, tool_choice)
-        create = text.api.chat.completions.with_streaming_response.create
-        with _Failures(text), create(**body) as response:
-            if not response.headers.get("content-type", "").startswith(EVENT_STREAM):
-                # A server that ignores stream=true and answers whole: read it as such.
-                message, usage = chatcmpl.whole_message(response.json())
-                chatcmpl.add_usage(turn.usage, usage)
-                if message.content:
-                    voice.write(message.content)
-                voice.end_of_text()
-                return message
-            reader = chatcmpl.StreamReader(on_text=voice.write, on_audio=lambda pcm: None)
-            for chunk in chatcmpl.sse_data(response.iter_lines()):
-                if isinstance(chunk, dict) and chunk.get("error") is not None:
-                    log.warning("text model stream ended in an error event")
-                    raise ValueError("an error event in the stream")
-                reader.feed(chunk)
-                voice.pump()
-                if turn.cancelled():  # leaving the block closes the stream: generation stops
-                    log.info("answer stopped by the person after %s chunks", reader.chunks)
-                    return reader.message()
+        stream = _ModelStream(text, body, voice.inbox)
+        reader = chatcmpl.StreamReader(on_text=voice.write, on_audio=lambda pcm: None)
+        with _Failures(text):
+            try:
+                while True:
+                    item = voice.next(stream)
+                    if item is None:  # the person talked over it: the stream is closed below
+                        log.info("answer stopped by the person after %s chunks", reader.chunks)
+                        return _said_so_far(reader)
+                    kind, value = item
+                    if kind == "failed":
+                        raise value
+                    if kind == "end":
+                        break
+                    if kind == "whole":  # a server that ignores stream=true and answers whole
+                        message, usage = chatcmpl.whole_message(value)
+                        chatcmpl.add_usage(turn.usage, usage)
+                        voice.write(message.content or "")
+                        voice.end_of_text()
+                        return message
+                    if isinstance(value, dict) and value.get("error") is not None:
+                        log.warning("text model stream ended in an error event")
+                        raise ValueError("an error event in the stream")
+                    reader.feed(value)
+            finally:
+                stream.close()
             message = reader.message()
-            if not reader.finished:
-                log.warning("text model stream ended after %s chunks, unfinished", reader.chunks)
-                raise TurnError("The answer stopped partway; please try again.", code="cut_off")
+        if not reader.finished:
+            log.warning("text model stream ended after %s chunks, unfinished", reader.chunks)
+            raise TurnError("The answer stopped partway; please try again.", code="cut_off")
         chatcmpl.add_usage(turn.usage, reader.usage)
         voice.end_of_text()  # words before a tool call ("Let me look.") are said too
         return message
@@ -244,6 +251,14 @@ def _part(name: str, vendor: str, model: str, cost: float, seconds: float | None
     return found
 
 
+def _said_so_far(reader: chatcmpl.StreamReader) -> ModelMessage:
+    """What the model had written when the person talked over it (never a tool call)."""
+    try:
+        return ModelMessage(reader.message().content)
+    except ValueError:  # nothing readable yet
+        return ModelMessage(None)
+
+
 def _empty(message: ModelMessage) -> TurnError:
     if message.unreadable:
         return TurnError(
@@ -272,13 +287,60 @@ class _Failures:
         return False
 
 
+class _ModelStream:
+    """One streamed model call, read on its own thread into the voice's inbox, so the asking
+    thread hands on the voice's audio even while the model is silent. Items are tagged with
+    the stream, so a closed stream's late items are told apart."""
+
+    def __init__(self, text: Any, body: dict[str, Any], inbox: queue.SimpleQueue):
+        self.text, self.body, self.inbox = text, body, inbox
+        self._stop = threading.Event()
+        self._response: Any = None
+        threading.Thread(target=self._read, daemon=True, name="cascade-model").start()
+
+    def close(self) -> None:
+        """Stop reading; the connection is closed, so the model stops generating."""
+        self._stop.set()
+        response = self._response
+        if response is not None:
+            try:
+                response.close()
+            except Exception:  # closing from another thread may race the reader: no matter
+                log.debug("closing the model stream", exc_info=True)
+
+    def _read(self) -> None:
+        create = self.text.api.chat.completions.with_streaming_response.create
+        try:
+            with _Failures(self.text), create(**self.body) as response:
+                self._response = response
+                if not response.headers.get("content-type", "").startswith(EVENT_STREAM):
+                    self._put("whole", response.json())
+                    return
+                for chunk in chatcmpl.sse_data(response.iter_lines()):
+                    if self._stop.is_set():
+                        return
+                    self._put("chunk", chunk)
+            self._put("end", None)
+        except TurnError as exc:
+            self._put("failed", exc)
+        except Exception:  # a bug: one sentence for the person, the log has the rest
+            log.exception("reading the text model failed")
+            self._put("failed", TurnError(
+                "Something went wrong while answering; try again.", code="internal"))
+
+    def _put(self, kind: str, value: Any) -> None:
+        if not self._stop.is_set():
+            self.inbox.put((self, kind, value))
+
+
 class _Voice:
     """Says the answer sentence by sentence while it is written.
 
     The asking thread `write`s the model's text; each completed sentence goes to a voice thread
     that synthesizes sentences in order. Its audio (and its failure, a TurnError) comes back
-    through a queue that `pump` (never waits) and `finish` (waits for the rest) hand to the
-    turn on the asking thread, the only thread that may emit events."""
+    through the inbox, which the model's stream also feeds: `next` waits for the stream's next
+    item while handing on audio, `pump` hands on what is ready, `finish` waits for the rest;
+    all on the asking thread, the only thread that may emit events."""
 
     def __init__(self, synthesizer: Synthesizer, turn: Turn):
         self.synthesizer = synthesizer
@@ -290,7 +352,7 @@ class _Voice:
         self.first_sound_ms: float | None = None
         self._started = time.perf_counter()
         self._sentences: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._out: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[tuple[Any, str, Any]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._done = False
@@ -307,30 +369,51 @@ class _Voice:
         for sentence in self.cutter.flush():
             self._say(sentence)
 
+    def next(self, source: Any) -> tuple[str, Any] | None:
+        """The next item from `source` (a model stream), handing on audio meanwhile; None as
+        soon as the person talks over the answer."""
+        while True:
+            item = self._wait()
+            if item is None:
+                return None
+            origin, kind, value = item
+            if origin is self:
+                self._take(kind, value)
+            elif origin is source:
+                return kind, value  # anything else is a closed stream's: dropped
+
     def pump(self) -> None:
-        """Emit the audio that is ready; raise the voice's failure, if it failed."""
+        """Hand on the audio that is ready; raise the voice's failure, if it failed."""
         while True:
             try:
-                item = self._out.get_nowait()
+                origin, kind, value = self.inbox.get_nowait()
             except queue.Empty:
                 return
-            self._take(item)
+            if origin is self:
+                self._take(kind, value)
 
     def finish(self) -> None:
-        """Wait for the rest of the answer's audio, emitting it as it comes; stop at once when
-        the person talks over it."""
+        """Wait for the rest of the answer's audio, handing it on as it comes; stop at once
+        when the person talks over it."""
         if self._thread is None:
             return
         self._sentences.put(None)
         while not self._done:
-            if self.turn.cancelled():
+            item = self._wait()
+            if item is None:
                 self._stop.set()
                 return
+            origin, kind, value = item
+            if origin is self:
+                self._take(kind, value)
+
+    def _wait(self) -> tuple[Any, str, Any] | None:
+        while not self.turn.cancelled():
             try:
-                item = self._out.get(timeout=0.05)
+                return self.inbox.get(timeout=POLL_S)
             except queue.Empty:
                 continue
-            self._take(item)
+        return None
 
     def close(self) -> None:
         self._stop.set()
@@ -346,8 +429,7 @@ class _Voice:
             self._thread.start()
         self._sentences.put(text)
 
-    def _take(self, item: tuple[str, Any]) -> None:
-        kind, value = item
+    def _take(self, kind: str, value: Any) -> None:
         if kind == "audio":
             if self.first_sound_ms is None:
                 self.first_sound_ms = round((time.perf_counter() - self._started) * 1000, 1)
@@ -373,19 +455,19 @@ class _Voice:
                         if self._stop.is_set():
                             break
                         if pcm:
-                            self._out.put(("audio", pcm))
+                            self.inbox.put((self, "audio", pcm))
                 finally:
                     close = getattr(pieces, "close", None)
                     if close is not None:
                         close()  # a stop closes the speech request: the voice stops too
         except TurnError as exc:
-            self._out.put(("error", exc))
+            self.inbox.put((self, "error", exc))
         except Exception:  # a part's own bug: one sentence for the person, the log has it
             log.exception("the voice failed")
-            self._out.put(("error", TurnError(
+            self.inbox.put((self, "error", TurnError(
                 "The voice failed to speak the answer; please try again.", code="tts_failed")))
         finally:
-            self._out.put(("done", None))
+            self.inbox.put((self, "done", None))
 
 
 class _Names:
