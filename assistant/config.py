@@ -233,6 +233,16 @@ class Settings(BaseSettings):
             ("customer", self.voicedesk_customer or "none"),
             ("data dir", str(self.voicedesk_data_dir)),
         ]
+        return rows + self.mode_rows()
+
+    def mode_rows(self) -> list[tuple[str, str]]:
+        """The voice mode, and for the cascade each part and why it was chosen."""
+        why = "VOICEDESK_MODE is set" if "voicedesk_mode" in self.model_fields_set else "the default"
+        rows = [("mode", f"{self.voicedesk_mode} ({why})")]
+        if self.voicedesk_mode == "cascade":
+            from assistant.speech.parts import describe
+
+            rows += describe(self)
         return rows
 
     @property

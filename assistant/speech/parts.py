@@ -281,7 +281,9 @@ def _check(settings: Settings, choice: Choice) -> Row:
     except ConfigError as exc:
         return Row(name, label, kind, where, False, elapsed_ms(started), str(exc))
     except openai.OpenAIError as exc:
-        fix = f"{VENDOR_LABELS[choice.vendor].capitalize()} did not answer ({type(exc).__name__})."
+        log.warning("the text model server's check failed: %s", type(exc).__name__)
+        fix = ("The text model server did not answer its model list; check "
+               "VOICEDESK_TEXT_BASE_URL and that the server is running.")  # fmt: skip
         return Row(name, label, kind, where, False, elapsed_ms(started), fix)
     except Exception as exc:  # a part's own bug: say so in one line, the log has the rest
         log.exception("checking the %s part failed", choice.part)
@@ -303,7 +305,7 @@ def _label(choice: Choice) -> str:
 
 
 def _kind(choice: Choice) -> str:
-    return "embedded" if choice.vendor == "local" else "cloud"
+    return {"local": "embedded", "server": "server"}.get(choice.vendor, "cloud")
 
 
 def _where(settings: Settings, choice: Choice) -> str:

@@ -13,10 +13,12 @@ from assistant.history import Conversation
 from assistant.models import ANSWER_SAMPLE_RATE
 from tests.doubles.chat_double import ChatDouble
 from tests.doubles.speech import tone_wav
-from tests.modes.cascade_support import Sink, audio_double, cascade_engine, wait_for_names  # noqa: F401
+from tests.modes import cascade_support
+from tests.modes.cascade_support import Sink, cascade_engine, wait_for_names
 from tests.modes.test_audio_chat import frames
 from tests.support import isolate_env
 
+audio_double = cascade_support.audio_double  # the fixture
 ANSWER = "Maria played twelve games this week. She won most of them at chess. Well done to her!"
 
 

@@ -15,10 +15,12 @@ from assistant.history import Conversation
 from tests.audio_factory import pcm16, speech_like, wav
 from tests.doubles.audio_double import AudioDouble
 from tests.doubles.chat_double import ChatDouble
-from tests.modes.cascade_support import audio_double, cascade_engine  # noqa: F401 (fixture)
+from tests.modes import cascade_support
+from tests.modes.cascade_support import cascade_engine
 from tests.resilience.support import assert_one_sentence
 
 pytestmark = pytest.mark.timeout(180)
+audio_double = cascade_support.audio_double  # the fixture
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.speech.sentences import MAX_SENTENCE_CHARS, SentenceCutter, for_speech, split_sentences
+from assistant.speech.sentences import (
+    MAX_SENTENCE_CHARS,
+    SentenceCutter,
+    for_speech,
+    split_sentences,
+)
 
 
 @pytest.mark.parametrize(
