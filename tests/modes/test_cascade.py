@@ -139,3 +139,29 @@ def test_the_trace_names_each_part_its_time_and_cost_beside_the_audio_models(cas
     assert reply.usage.cost_usd == pytest.approx(total, abs=1e-5)
     assert 0 < reply.usage.cost_usd < reply.extra["audio_model_cost_usd"]
     assert reply.extra["audio_model"] == "gpt-4o-audio-preview"
+
+
+def test_a_model_that_keeps_asking_for_tools_is_told_no_then_stopped(cascade, text_double):
+    from assistant.errors import TurnError
+
+    for n in range(4):  # the last one disobeys tool_choice "none", as a careless server may
+        text_double.reply_tool_calls([("get_player_summary", {"user_name": "maria"})],
+                                     offered_only=n < 3)  # fmt: skip
+    conversation = Conversation(customer="maria")
+    with pytest.raises(TurnError) as caught:
+        cascade().ask(conversation, text="Games?")
+    assert caught.value.code == "tool_loop" and conversation.exchanges == []
+    assert [r.json["tool_choice"] for r in text_double.chat_requests] == ["auto"] * 3 + ["none"]
+
+
+def test_a_server_that_ignores_stream_and_answers_whole_is_still_spoken(cascade, text_double,
+                                                                        audio_double):  # fmt: skip
+    text_double.reply_json({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "llama3.2",
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": ANSWER, "refusal": None}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
+    })  # fmt: skip
+    reply = cascade().ask(Conversation(), text="How did Maria do?")
+    assert reply.transcript == ANSWER and len(audio_double.of("speech")) == 3
+    assert reply.usage.completion_tokens == 20
