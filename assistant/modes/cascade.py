@@ -66,7 +66,7 @@ class CascadeMode:
     def answer(self, question: Question, turn: Turn) -> Answer:
         heard = self._hear(question, turn)
         words = heard.text if heard else (question.text or "").strip()
-        voice = _Voice(self.parts.synthesizer, turn)
+        voice = _Voice(self._synthesizer(question.voice), turn)
         try:
             message, stopped = self._think(question, words, turn, voice)
             if stopped:
@@ -78,6 +78,16 @@ class CascadeMode:
             return self._answer(voice, heard, turn, stopped=turn.cancelled(), cut=message.cut)
         finally:
             voice.close()
+
+    def _synthesizer(self, voice: str | None) -> Synthesizer:
+        """The voice part, speaking with the voice chosen for this question (an OpenAI or Azure
+        OpenAI voice) unless VOICEDESK_TTS_VOICE fixes it."""
+        synthesizer = self.parts.synthesizer
+        change = getattr(synthesizer, "with_voice", None)
+        own_voice = self.parts.voice_fixed or synthesizer.vendor == "local"  # one voice there
+        if own_voice or not voice or change is None or voice == synthesizer.voice:
+            return synthesizer
+        return change(voice)
 
     # -- hear ----------------------------------------------------------------------------------
 

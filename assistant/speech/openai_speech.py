@@ -83,6 +83,11 @@ class OpenAISynthesizer:
         self.api, self.model, self.voice, self.vendor = api, model, voice, vendor
         self.words, self.instructions = words, instructions
 
+    def with_voice(self, voice: str) -> OpenAISynthesizer:
+        """The same part speaking with another of its voices (the page's choice for a tab)."""
+        return OpenAISynthesizer(self.api, self.model, voice, self.vendor, self.words,
+                                 self.instructions)  # fmt: skip
+
     def stream(self, text: str) -> Iterator[bytes]:
         request: dict[str, Any] = {
             "model": self.model,

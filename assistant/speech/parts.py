@@ -78,6 +78,7 @@ class Parts:
     transcriber: Transcriber
     text: TextModel
     synthesizer: Synthesizer
+    voice_fixed: bool = False  # VOICEDESK_TTS_VOICE set: the page's voice choice is not used
 
 
 def choices(settings: Settings, provider: str | None = None) -> list[Choice]:
@@ -161,7 +162,8 @@ def build_parts(settings: Settings, provider: str | None = None) -> Parts:
         synthesizer = OpenAISynthesizer(api, tts.model, tts.voice or LOCAL_VOICE, tts.vendor,
                                         _words(tts), instructions)  # fmt: skip
     text_model = TextModel(text.vendor, text.model, _client(settings, text), _words(text))
-    return Parts(provider, transcriber, text_model, synthesizer)
+    return Parts(provider, transcriber, text_model, synthesizer,
+                 voice_fixed=bool(settings.voicedesk_tts_voice))  # fmt: skip
 
 
 def _azure_speech():

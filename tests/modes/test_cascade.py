@@ -165,3 +165,12 @@ def test_a_server_that_ignores_stream_and_answers_whole_is_still_spoken(cascade,
     reply = cascade().ask(Conversation(), text="How did Maria do?")
     assert reply.transcript == ANSWER and len(audio_double.of("speech")) == 3
     assert reply.usage.completion_tokens == 20
+
+
+def test_the_voice_chosen_for_the_question_speaks_unless_the_settings_fix_it(cascade,
+                                                                             text_double,
+                                                                             audio_double):  # fmt: skip
+    text_double.reply_without_audio("Hello.").reply_without_audio("Hello.")
+    cascade().ask(Conversation(), text="Hi?", voice="coral")
+    cascade(voicedesk_tts_voice="sage").ask(Conversation(), text="Hi?", voice="coral")
+    assert [r.json["voice"] for r in audio_double.of("speech")] == ["coral", "sage"]
