@@ -2,17 +2,16 @@
 model (streamed, text only), speak each sentence with a text-to-speech part as soon as the model
 has written it.
 
-The model's stream is read on the asking thread (as audio_chat reads it, with the same rounds,
-limits and errors-as-data, and the wire format of assistant/chatcmpl.py). Each sentence it
-completes goes to a voice thread, which synthesizes sentences in order; their audio comes back
-through a queue and is emitted on the asking thread, between the model's chunks and after its
-last, so the first sentence is heard while the rest is being written.
+The rounds, limits and errors-as-data are audio_chat's, in the wire format of
+assistant/chatcmpl.py. The model's stream is read on its own thread; each sentence it completes
+goes to a voice thread, which synthesizes sentences in order; both hand their pieces to the
+asking thread through one inbox (assistant/modes/cascade_pipeline.py), so the first sentence is
+heard while the rest is being written, even while the model pauses.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,18 +19,16 @@ from typing import Any
 
 from assistant import chatcmpl
 from assistant.audio import wav_bytes
-from assistant.errors import TurnError, call_failure
+from assistant.errors import TurnError
 from assistant.model_reply import MAX_TEXT_CHARS, ModelMessage
 from assistant.models import ANSWER_SAMPLE_RATE, Event, Usage
 from assistant.modes.base import MAX_TOOL_ROUNDS, Answer, Question, Turn
+from assistant.modes.cascade_pipeline import Failures, ModelStream, Voice
 from assistant.pricing import audio_model_usage, cost_usd, part_cost
 from assistant.speech.base import Heard, Synthesizer
 from assistant.speech.parts import Parts
-from assistant.speech.sentences import SentenceCutter, for_speech
 
 log = logging.getLogger(__name__)
-EVENT_STREAM = "text/event-stream"
-POLL_S = 0.05  # how often a wait looks whether the person talked over the answer
 NAMES_TTL_S = 300.0  # how long the players' names for the transcriber's prompt are trusted
 MAX_PROMPT_NAMES = 60
 PRICE_NAMES = {"azure_speech": ("azure-speech-stt", "azure-speech-tts")}  # else: the model
@@ -66,7 +63,7 @@ class CascadeMode:
     def answer(self, question: Question, turn: Turn) -> Answer:
         heard = self._hear(question, turn)
         words = heard.text if heard else (question.text or "").strip()
-        voice = _Voice(self._synthesizer(question.voice), turn)
+        voice = Voice(self._synthesizer(question.voice), turn)
         try:
             message, stopped = self._think(question, words, turn, voice)
             if stopped:
@@ -114,7 +111,7 @@ class CascadeMode:
         return self._tools[1]
 
     def _think(
-        self, question: Question, words: str, turn: Turn, voice: _Voice
+        self, question: Question, words: str, turn: Turn, voice: Voice
     ) -> tuple[ModelMessage, bool]:
         """The model's last message, and whether the person stopped it."""
         tools = self._tool_entries(question)
@@ -149,16 +146,16 @@ class CascadeMode:
     def _call(
         self,
         turn: Turn,
-        voice: _Voice,
+        voice: Voice,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         tool_choice: str,
     ) -> ModelMessage:
         text = self.parts.text
         body = chatcmpl.text_request(text.model, messages, tools, tool_choice)
-        stream = _ModelStream(text, body, voice.inbox)
+        stream = ModelStream(text, body, voice.inbox)
         reader = chatcmpl.StreamReader(on_text=voice.write, on_audio=lambda pcm: None)
-        with _Failures(text):
+        with Failures(text):
             try:
                 while True:
                     item = voice.next(stream)
@@ -193,7 +190,7 @@ class CascadeMode:
     # -- the answer ------------------------------------------------------------------------------
 
     def _answer(
-        self, voice: _Voice, heard: Heard | None, turn: Turn, *, stopped: bool, cut: bool = False
+        self, voice: Voice, heard: Heard | None, turn: Turn, *, stopped: bool, cut: bool = False
     ) -> Answer:
         said = "".join(voice.words).strip()
         warning = None
@@ -215,7 +212,7 @@ class CascadeMode:
             extra=extra,
         )
 
-    def _costs(self, voice: _Voice, heard: Heard | None, usage: Usage) -> tuple[float, dict]:
+    def _costs(self, voice: Voice, heard: Heard | None, usage: Usage) -> tuple[float, dict]:
         """The turn's cost part by part, and what the audio model would have cost for it."""
         parts = self.parts
         stt_price, tts_price = self._price_names()
@@ -276,208 +273,6 @@ def _empty(message: ModelMessage) -> TurnError:
             code="unreadable_answer",
         )
     return TurnError("The model sent an empty answer; please try again.", code="empty_answer")
-
-
-class _Failures:
-    """Whatever a text model call raises, as one TurnError in the text part's words."""
-
-    def __init__(self, text: Any):
-        self.text = text
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, TurnError):
-            return False
-        base_url = getattr(self.text.api, "base_url", "")
-        failure = call_failure(exc, self.text.words, self.text.model, base_url)
-        if failure is not None:
-            raise failure from None
-        return False
-
-
-class _ModelStream:
-    """One streamed model call, read on its own thread into the voice's inbox, so the asking
-    thread hands on the voice's audio even while the model is silent. Items are tagged with
-    the stream, so a closed stream's late items are told apart."""
-
-    def __init__(self, text: Any, body: dict[str, Any], inbox: queue.SimpleQueue):
-        self.text, self.body, self.inbox = text, body, inbox
-        self._stop = threading.Event()
-        self._response: Any = None
-        threading.Thread(target=self._read, daemon=True, name="cascade-model").start()
-
-    def close(self) -> None:
-        """Stop reading; the connection is closed, so the model stops generating."""
-        self._stop.set()
-        response = self._response
-        if response is not None:
-            try:
-                response.close()
-            except Exception:  # closing from another thread may race the reader: no matter
-                log.debug("closing the model stream", exc_info=True)
-
-    def _read(self) -> None:
-        create = self.text.api.chat.completions.with_streaming_response.create
-        try:
-            with _Failures(self.text), create(**self.body) as response:
-                self._response = response
-                if not response.headers.get("content-type", "").startswith(EVENT_STREAM):
-                    self._put("whole", response.json())
-                    return
-                for chunk in chatcmpl.sse_data(response.iter_lines()):
-                    if self._stop.is_set():
-                        return
-                    self._put("chunk", chunk)
-            self._put("end", None)
-        except TurnError as exc:
-            self._put("failed", exc)
-        except Exception:  # a bug: one sentence for the person, the log has the rest
-            log.exception("reading the text model failed")
-            self._put("failed", TurnError(
-                "Something went wrong while answering; try again.", code="internal"))
-
-    def _put(self, kind: str, value: Any) -> None:
-        if not self._stop.is_set():
-            self.inbox.put((self, kind, value))
-
-
-class _Voice:
-    """Says the answer sentence by sentence while it is written.
-
-    The asking thread `write`s the model's text; each completed sentence goes to a voice thread
-    that synthesizes sentences in order. Its audio (and its failure, a TurnError) comes back
-    through the inbox, which the model's stream also feeds: `next` waits for the stream's next
-    item while handing on audio, `pump` hands on what is ready, `finish` waits for the rest;
-    all on the asking thread, the only thread that may emit events."""
-
-    def __init__(self, synthesizer: Synthesizer, turn: Turn):
-        self.synthesizer = synthesizer
-        self.turn = turn
-        self.cutter = SentenceCutter()
-        self.words: list[str] = []
-        self.pcm = bytearray()
-        self.chars = 0
-        self.first_sound_ms: float | None = None
-        self._started = time.perf_counter()
-        self._sentences: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self.inbox: queue.SimpleQueue[tuple[Any, str, Any]] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._done = False
-
-    # -- the asking thread -----------------------------------------------------------------
-
-    def write(self, piece: str) -> None:
-        self.words.append(piece)
-        self.turn.emit(Event("text_delta", "answer", "Answer text", data=piece))
-        for sentence in self.cutter.feed(piece):
-            self._say(sentence)
-
-    def end_of_text(self) -> None:
-        for sentence in self.cutter.flush():
-            self._say(sentence)
-
-    def next(self, source: Any) -> tuple[str, Any] | None:
-        """The next item from `source` (a model stream), handing on audio meanwhile; None as
-        soon as the person talks over the answer."""
-        while True:
-            item = self._wait()
-            if item is None:
-                return None
-            origin, kind, value = item
-            if origin is self:
-                self._take(kind, value)
-            elif origin is source:
-                return kind, value  # anything else is a closed stream's: dropped
-
-    def pump(self) -> None:
-        """Hand on the audio that is ready; raise the voice's failure, if it failed."""
-        while True:
-            try:
-                origin, kind, value = self.inbox.get_nowait()
-            except queue.Empty:
-                return
-            if origin is self:
-                self._take(kind, value)
-
-    def finish(self) -> None:
-        """Wait for the rest of the answer's audio, handing it on as it comes; stop at once
-        when the person talks over it."""
-        if self._thread is None:
-            return
-        self._sentences.put(None)
-        while not self._done:
-            item = self._wait()
-            if item is None:
-                self._stop.set()
-                return
-            origin, kind, value = item
-            if origin is self:
-                self._take(kind, value)
-
-    def _wait(self) -> tuple[Any, str, Any] | None:
-        while not self.turn.cancelled():
-            try:
-                return self.inbox.get(timeout=POLL_S)
-            except queue.Empty:
-                continue
-        return None
-
-    def close(self) -> None:
-        self._stop.set()
-        self._sentences.put(None)
-
-    def _say(self, sentence: str) -> None:
-        text = for_speech(sentence)
-        if not any(char.isalnum() for char in text):
-            return
-        self.chars += len(text)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._speak, daemon=True, name="cascade-voice")
-            self._thread.start()
-        self._sentences.put(text)
-
-    def _take(self, kind: str, value: Any) -> None:
-        if kind == "audio":
-            if self.first_sound_ms is None:
-                self.first_sound_ms = round((time.perf_counter() - self._started) * 1000, 1)
-            self.pcm += value
-            self.turn.emit(Event("audio_chunk", "answer", "Answer audio", data=value))
-        elif kind == "error":
-            self._done = True
-            raise value
-        else:
-            self._done = True
-
-    # -- the voice thread ------------------------------------------------------------------
-
-    def _speak(self) -> None:
-        try:
-            while not self._stop.is_set():
-                sentence = self._sentences.get()
-                if sentence is None:
-                    break
-                pieces = self.synthesizer.stream(sentence)
-                try:
-                    for pcm in pieces:
-                        if self._stop.is_set():
-                            break
-                        if pcm:
-                            self.inbox.put((self, "audio", pcm))
-                finally:
-                    close = getattr(pieces, "close", None)
-                    if close is not None:
-                        close()  # a stop closes the speech request: the voice stops too
-        except TurnError as exc:
-            self.inbox.put((self, "error", exc))
-        except Exception:  # a part's own bug: one sentence for the person, the log has it
-            log.exception("the voice failed")
-            self.inbox.put((self, "error", TurnError(
-                "The voice failed to speak the answer; please try again.", code="tts_failed")))
-        finally:
-            self.inbox.put((self, "done", None))
 
 
 class _Names:
