@@ -201,16 +201,20 @@ class Voice:
 
     # -- the voice thread ------------------------------------------------------------------
 
+    def _stopped(self) -> bool:
+        # The person's barge-in is seen here too, not only when the asking thread next looks.
+        return self._stop.is_set() or self.turn.cancelled()
+
     def _speak(self) -> None:
         try:
-            while not self._stop.is_set():
+            while not self._stopped():
                 sentence = self._sentences.get()
                 if sentence is None:
                     break
                 pieces = self.synthesizer.stream(sentence)
                 try:
                     for pcm in pieces:
-                        if self._stop.is_set():
+                        if self._stopped():
                             break
                         if pcm:
                             self.inbox.put((self, "audio", pcm))

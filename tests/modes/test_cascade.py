@@ -174,3 +174,22 @@ def test_the_voice_chosen_for_the_question_speaks_unless_the_settings_fix_it(cas
     cascade().ask(Conversation(), text="Hi?", voice="coral")
     cascade(voicedesk_tts_voice="sage").ask(Conversation(), text="Hi?", voice="coral")
     assert [r.json["voice"] for r in audio_double.of("speech")] == ["coral", "sage"]
+
+
+def test_talking_over_the_rest_of_the_answer_stops_the_voice_at_once(cascade, text_double,
+                                                                     audio_double):  # fmt: skip
+    """The model has written every sentence; the voice is on the first when the person talks."""
+    text_double.reply_without_audio(ANSWER)
+    go_on = threading.Event()
+    audio_double.hold = (1, go_on)  # the first sentence's sound waits after its first chunk
+    sink = Sink()
+
+    def talk() -> None:
+        sink.cancel.set()
+        go_on.set()
+
+    sink.on_first_audio = talk
+    reply = cascade().ask(Conversation(), text="How did Maria do?", on_event=sink)
+    assert reply.extra["warning"].startswith("Stopped when you spoke")
+    assert [r.json["input"] for r in audio_double.of("speech")] == [
+        "Maria played twelve games this week."], "no later sentence was spoken"
