@@ -105,7 +105,8 @@ def main() -> None:
         show_words = render_question(question, key)
         stream = start_answer()
         reply = render_live_answer(
-            lambda sink: answer(state, question, turn, resources.engine, sink),
+            lambda sink: answer(state, question, turn, partial(resources.engine,
+                                                               mode=choices.mode), sink),
             key,
             notice=lambda: show_notice(state.notice),
             show_actions=show_actions,

@@ -249,6 +249,10 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{key:16} {value}")
     print()
     rows = [check_model(settings), *check_backends(settings)]
+    if settings.voicedesk_mode == "cascade":
+        from assistant.speech.parts import check_parts
+
+        rows += check_parts(settings)
     for row in rows:
         print(row.line())
     return 0 if all(row.ok for row in rows) else 1

@@ -109,6 +109,17 @@ def request(
     return body
 
 
+def text_request(
+    model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: str
+) -> dict[str, Any]:
+    """The keyword arguments of a streamed answer in text only (the cascade's text model)."""
+    body: dict[str, Any] = {"model": model, "messages": messages, "stream": True,
+                            "stream_options": {"include_usage": True}}  # fmt: skip
+    if tools:  # some servers refuse an empty `tools` list
+        body["tools"], body["tool_choice"] = tools, tool_choice
+    return body
+
+
 def refuses_streaming(exc: openai.OpenAIError) -> bool:
     """A refusal of the streamed request itself (OpenAI: "'audio.format' does not support 'wav'
     when stream=true"; a server or model without streamed audio: "stream ... not supported"),

@@ -18,6 +18,8 @@ from assistant import PROJECT_ROOT
 from tools.player_stats import USER_NAME_PATTERN
 
 Provider = Literal["openai", "azure", "offline"]
+Mode = Literal["audio_chat", "cascade"]
+SpeechVendor = Literal["openai", "azure_openai", "azure_speech", "local"]
 OFFLINE_MODEL = "voicedesk-offline"  # Whisper tiny.en, a tool router and Piper, on this machine
 OFFLINE_TRANSCRIBER = "whisper-tiny.en"
 
@@ -111,6 +113,35 @@ class Settings(BaseSettings):
     voicedesk_offline_hosts: str = ""
     # Serve the page on a non-loopback address although no sign-in ([auth]) is configured.
     voicedesk_allow_unauthenticated_remote: bool = False
+    # Cascade mode: hear with a speech-to-text part, think with any tool-calling text model,
+    # speak each sentence with a text-to-speech part (assistant/speech/parts.py). Unset parts
+    # follow the provider in force: offline -> the local engine's parts.
+    voicedesk_mode: Mode = "audio_chat"
+    voicedesk_stt: SpeechVendor | None = None
+    voicedesk_stt_model: str | None = None
+    voicedesk_text_model: str | None = None
+    voicedesk_text_base_url: str | None = None  # any OpenAI-compatible server (Ollama, vLLM)
+    voicedesk_text_api_key: SecretStr | None = None
+    voicedesk_tts: SpeechVendor | None = None
+    voicedesk_tts_model: str | None = None
+    voicedesk_tts_voice: str | None = None
+    voicedesk_tts_instructions: str | None = None
+
+    @field_validator(
+        "voicedesk_mode", "voicedesk_stt", "voicedesk_stt_model", "voicedesk_text_model",
+        "voicedesk_text_base_url", "voicedesk_tts", "voicedesk_tts_model", "voicedesk_tts_voice",
+        "voicedesk_tts_instructions", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _cascade_blank_is_unset(cls, value: Any, info: Any) -> Any:
+        """Blank is unset (a blank mode is the default); names of choices are lower-cased."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return "audio_chat" if info.field_name == "voicedesk_mode" else None
+        lower = info.field_name in ("voicedesk_mode", "voicedesk_stt", "voicedesk_tts")
+        return value.strip().lower() if lower else value.strip()
+
     # Player statistics in Azure SQL (or any ODBC source)
     sql_connection_string: SecretStr | None = None
     sql_server: str | None = None
@@ -210,6 +241,16 @@ class Settings(BaseSettings):
             ("customer", self.voicedesk_customer or "none"),
             ("data dir", str(self.voicedesk_data_dir)),
         ]
+        return rows + self.mode_rows()
+
+    def mode_rows(self) -> list[tuple[str, str]]:
+        """The voice mode, and for the cascade each part and why it was chosen."""
+        why = "VOICEDESK_MODE is set" if "voicedesk_mode" in self.model_fields_set else "the default"
+        rows = [("mode", f"{self.voicedesk_mode} ({why})")]
+        if self.voicedesk_mode == "cascade":
+            from assistant.speech.parts import describe
+
+            rows += describe(self)
         return rows
 
     @property
@@ -279,6 +320,7 @@ def secret_values(settings: Settings) -> list[str]:
             values.append(value.get_secret_value())
     values += url_secrets(settings.openai_base_url) + url_secrets(settings.azure_openai_endpoint)
     values += url_secrets(settings.azure_voicelive_endpoint)
+    values += url_secrets(settings.voicedesk_text_base_url)
     conn = settings.sql_connection_string
     if conn:
         values += odbc_password_forms(conn.get_secret_value())

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass
+from typing import Any
 
+import httpx2
 import openai
 
 from assistant import providers
+
+log = logging.getLogger(__name__)
 
 _CODE_LIKE = re.compile(r"[\w.\-\[\]]{1,64}")  # an error type, code or parameter; never prose
 
@@ -59,10 +65,21 @@ def log_summary(exc: Exception) -> tuple[str, bool]:
     return " ".join(parts), isinstance(exc, openai.APIConnectionError)
 
 
-def from_openai(exc: Exception, provider: str, model: str) -> TurnError:
+@dataclass(frozen=True)
+class Words:
+    """How error sentences name a service: what a provider says (assistant/providers), or a
+    part of the cascade ("OpenAI speech-to-text", its key and model settings)."""
+
+    speaker: str
+    key_setting: str = "OPENAI_API_KEY"
+    model_noun: str = "model"
+    model_setting: str = "VOICEDESK_MODEL"
+
+
+def from_openai(exc: Exception, provider: str | Words, model: str) -> TurnError:
     """Map an openai SDK exception to a TurnError with a sentence that says what to do, in the
     provider's words (its name, the setting that holds its key, what it calls a model)."""
-    words = providers.get(provider)
+    words: Any = providers.get(provider) if isinstance(provider, str) else provider
     where, key_var = words.speaker, words.key_setting
     if isinstance(exc, openai.AuthenticationError):
         return TurnError(
@@ -116,3 +133,22 @@ def from_openai(exc: Exception, provider: str, model: str) -> TurnError:
             f"{where} sent an answer VoiceDesk could not read; try again.", code="bad_response"
         )
     return TurnError("Something went wrong while answering; try again.", code="internal")
+
+
+def call_failure(exc: BaseException, words: str | Words, model: str, base_url: Any) -> TurnError | None:
+    """The TurnError for whatever an SDK call (or reading its streamed body) raised, logged
+    without the body (it may quote the customer); None for what is not a call's failure."""
+    if isinstance(exc, openai.OpenAIError):
+        summary, with_traceback = log_summary(exc)
+        log.warning("model call failed: %s", summary, exc_info=with_traceback)
+        return from_openai(exc, words, model)
+    if isinstance(exc, httpx2.TransportError):  # mid-stream: the SDK no longer wraps it
+        log.warning("model stream broke off: %s", type(exc).__name__)
+        request = httpx2.Request("POST", str(base_url or ""))
+        if isinstance(exc, httpx2.TimeoutException):
+            return from_openai(openai.APITimeoutError(request=request), words, model)
+        return from_openai(openai.APIConnectionError(request=request), words, model)
+    if isinstance(exc, ValueError | RecursionError):  # a body that could not be parsed
+        log.warning("model reply could not be parsed: %s", type(exc).__name__)
+        return from_openai(ValueError(type(exc).__name__), words, model)
+    return None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from assistant.client import build_client
 from assistant.config import Settings
+from assistant.modes.base import VoiceMode
 from assistant.turn import TurnEngine
 from tools.backends import Backends
 from tools.backends.local_search import MANUALS_DIR, LocalHelpSearch
@@ -46,10 +47,27 @@ def build_tools(settings: Settings) -> tuple[Backends, ToolRegistry]:
 def build_engine(
     settings: Settings, provider: str | None = None, registry: ToolRegistry | None = None
 ) -> TurnEngine:
-    """One engine per process and provider; raises ConfigError when the provider is not set up."""
+    """One engine per process, provider and mode (VOICEDESK_MODE); raises ConfigError when the
+    provider, or a part of the cascade, is not set up."""
     if registry is None:
         registry = build_tools(settings)[1]
-    return TurnEngine(settings, build_client(settings, provider), registry)
+    client = build_client(settings, provider)
+    return TurnEngine(settings, client, registry, mode=build_mode(settings, provider))
+
+
+def build_mode(settings: Settings, provider: str | None = None) -> VoiceMode | None:
+    """The voice mode the settings choose; None for audio_chat (the engine's own default)."""
+    if settings.voicedesk_mode != "cascade":
+        return None
+    from assistant.modes.cascade import CascadeMode
+    from assistant.speech.parts import build_parts
+
+    return CascadeMode(
+        build_parts(settings, provider),
+        prices=settings.voicedesk_prices,
+        audio_model=settings.voicedesk_model,
+        players=stats_backend(settings).player_names,
+    )
 
 
 # -- one backend each -------------------------------------------------------------------------

@@ -159,7 +159,9 @@ class TurnEngine:
         except ConfigError as exc:
             raise TurnError(str(exc), code="voice", retryable=False) from None
         recording = self._check_input(state, audio, text)
-        transcript_future = self._start_transcription(recording) if recording else None
+        # A mode that hears the question itself (cascade) says what it heard in its Answer.
+        hears = getattr(self.mode, "hears", False)
+        transcript_future = self._start_transcription(recording) if recording and not hears else None
         if transcript_future is not None:  # the page shows the question as soon as it is heard
             transcript_future.add_done_callback(lambda done: _say_heard(state, done))
         question = Question(
@@ -173,7 +175,9 @@ class TurnEngine:
         )
         answer = self.mode.answer(question, state)
         state.emit()  # the question's words, if they were heard after the last event
-        input_transcript = text if recording is None else self._await_transcript(transcript_future)
+        input_transcript = (
+            text if recording is None else answer.heard or self._await_transcript(transcript_future)
+        )
         reply = self._reply(state, answer, input_transcript, customer)
         conversation.add(
             input_transcript, reply, spoken=recording is not None,
@@ -331,11 +335,13 @@ class TurnEngine:
         input_transcript: str | None,
         customer: str | None,
     ) -> Reply:
-        extra: dict[str, Any] = {"delivery": answer.delivery}
+        extra: dict[str, Any] = {**answer.extra, "delivery": answer.delivery}
         if answer.warning:
             extra["warning"] = answer.warning
-        state.usage.cost_usd = cost_usd(
-            state.usage, self.client.price_model, self.settings.voicedesk_prices
+        state.usage.cost_usd = (
+            answer.cost_usd
+            if answer.cost_usd is not None
+            else cost_usd(state.usage, self.client.price_model, self.settings.voicedesk_prices)
         )
         return Reply(
             input_transcript=input_transcript,

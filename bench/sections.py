@@ -42,6 +42,10 @@ QUICK_SKIPS_FIRST_SOUND = (
     "not run by --quick: two page servers load the offline speech models, two minutes or more "
     "on 2 cores (python -m bench --only first_sound runs it alone)"
 )
+QUICK_SKIPS_CASCADE = (
+    "not run by --quick: it loads the speech models, a minute or more on 2 cores "
+    "(python -m bench --only cascade_offline runs it alone)"
+)
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,30 @@ def _uploads(quick: bool) -> dict[str, Any]:
     return uploads.run(turns=10)
 
 
+def _cascade_offline(quick: bool) -> dict[str, Any]:
+    from bench import cascade
+
+    return cascade.run_offline(turns=3, warmup=1) if quick else cascade.run_offline(10, 2)
+
+
+def _cascade_offline_unavailable() -> str | None:
+    from bench import cascade
+
+    return cascade.offline_unavailable()
+
+
+def _cascade_paced(quick: bool) -> dict[str, Any]:
+    from bench import cascade
+
+    return cascade.run_paced(turns=3, warmup=1) if quick else cascade.run_paced(10, 2)
+
+
+def _cascade_cost(quick: bool) -> dict[str, Any]:
+    from bench import cascade
+
+    return cascade.run_cost(turns=10)
+
+
 SECTIONS: tuple[Section, ...] = (
     Section(
         "turn",
@@ -313,6 +341,34 @@ SECTIONS: tuple[Section, ...] = (
         ),
         _first_sound_paced,
         _first_sound_paced_unavailable,
+    ),
+    Section(
+        "cascade_offline",
+        (
+            Figure("cascade_first_sound_s_median",
+                   "cascade, local parts: spoken question → first sound (median)", "s",
+                   at_most(1.0, " s")),
+        ),
+        _cascade_offline,
+        _cascade_offline_unavailable,
+        QUICK_SKIPS_CASCADE,
+    ),
+    Section(
+        "cascade_paced",
+        (
+            Figure("cascade_first_sound_added_ms_median",
+                   "cascade on paced doubles: the app's own added time (median)", "ms",
+                   at_most(150, " ms")),
+        ),
+        _cascade_paced,
+    ),
+    Section(
+        "cascade_cost",
+        (
+            Figure("cascade_cost_ratio", "cascade ÷ audio model, priced 10-turn conversation",
+                   "×", REFERENCE),
+        ),
+        _cascade_cost,
     ),
     Section(
         "page_rerun",

@@ -1,7 +1,8 @@
 """HTTP in front of the engine, shared by the in-process transport and the loopback server.
 
 Routes: POST /v1/chat/completions (JSON), POST /v1/audio/transcriptions (multipart form),
-GET /v1/models, GET /v1/offline/status. Every failure is an OpenAI-shaped error body; a streamed
+POST /v1/audio/speech (JSON; PCM streamed as it is voiced, or a WAV), GET /v1/models,
+GET /v1/offline/status. Every failure is an OpenAI-shaped error body; a streamed
 answer (`stream=true`) is server-sent events, its body an iterator of byte strings, and a
 failure after its first event ends it with an error event. The checks
 here (media type, body size and shape, field types) hold on both paths; the socket's own (host,
@@ -21,6 +22,7 @@ from typing import Any
 from localspeech.checks import load_json
 from localspeech.engine import MAX_AUDIO_BYTES, OfflineEngine
 from localspeech.protocol import ENGINE_MODELS, OfflineAPIError
+from localspeech.speech import speak
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -69,6 +71,11 @@ def dispatch(
             if isinstance(result, str):
                 return 200, "text/plain; charset=utf-8", result.encode("utf-8")
             return _json(200, result)
+        if route == "/audio/speech":
+            _need(method, "POST")
+            _need_type(content_type, JSON)
+            kind, spoken = speak(engine.tts, load_json(body))
+            return 200, kind, spoken
         if route == "/models":
             _need(method, "GET")
             return _json(200, {"object": "list", "data": [_model(m) for m in ENGINE_MODELS]})

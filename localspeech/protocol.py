@@ -16,7 +16,7 @@ from typing import Any
 
 AUDIO_TOKENS_PER_SECOND = 10  # OpenAI bills ~10 audio tokens per second of speech
 AUDIO_TTL_S = 3600
-ENGINE_MODELS = ("voicedesk-offline", "whisper-tiny.en")
+ENGINE_MODELS = ("voicedesk-offline", "whisper-tiny.en", "piper")
 
 
 class OfflineAPIError(Exception):

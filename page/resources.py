@@ -47,23 +47,22 @@ def tools() -> tuple[Backends, ToolRegistry]:
     return build_tools(settings())
 
 
-def engine(provider: str, model: str) -> TurnEngine:
-    """One engine per provider and model, sharing the tools; ConfigError when that provider is
-    not set up (remembered, so a page that cannot answer does not retry on every rerun)."""
-    built = _engine(provider, model)
+def engine(provider: str, model: str, mode: str | None = None) -> TurnEngine:
+    """One engine per provider, model and voice mode, sharing the tools; ConfigError when that
+    provider is not set up (remembered, so a page that cannot answer does not retry on every
+    rerun)."""
+    built = _engine(provider, model, mode or settings().voicedesk_mode)
     if isinstance(built, ConfigError):
         raise ConfigError(str(built))
     return built
 
 
 @st.cache_resource(show_spinner="Connecting to the model…", max_entries=8)
-def _engine(provider: str, model: str) -> TurnEngine | ConfigError:
+def _engine(provider: str, model: str, mode: str = "audio_chat") -> TurnEngine | ConfigError:
     base = settings()
-    chosen = (
-        base
-        if model == base.voicedesk_model
-        else base.model_copy(update={"voicedesk_model": model})
-    )
+    changes = {"voicedesk_model": model, "voicedesk_mode": mode}
+    changed = {k: v for k, v in changes.items() if getattr(base, k) != v}
+    chosen = base.model_copy(update=changed) if changed else base
     try:
         return build_engine(chosen, provider=provider, registry=tools()[1])
     except ConfigError as exc:

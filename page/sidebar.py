@@ -20,6 +20,7 @@ from page.state import PageState
 from page.transcript import transcript_markdown
 
 NOBODY = "No one in particular"
+MODES = {"audio_chat": "Audio model", "cascade": "Cascade"}  # VOICEDESK_MODE -> the sidebar's word
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Choices:
     model: str
     voice: str | None  # None: the engine's default (the offline engine has its own voice)
     customer: str | None
+    mode: str = "audio_chat"  # the voice mode for this tab (VOICEDESK_MODE by default)
 
 
 def render_sidebar(settings: Settings, agent: str | None) -> tuple[Choices, Any]:
@@ -39,9 +41,21 @@ def render_sidebar(settings: Settings, agent: str | None) -> tuple[Choices, Any]
             _signed_in(agent)
         customer = _customer(settings)
         provider, model, voice = _model_and_voice(settings)
+        mode = _mode(settings)
         controls = st.container()
         _health()
-    return Choices(provider, model, voice, customer), controls
+    return Choices(provider, model, voice, customer, mode), controls
+
+
+def _mode(settings: Settings) -> str:
+    """Answer with the audio model, or hear, think and speak with the cascade's parts."""
+    st.session_state.setdefault("mode", settings.voicedesk_mode)
+    mode = st.segmented_control(
+        "Voice mode", list(MODES), key="mode", format_func=MODES.__getitem__,
+        help="Audio model: one model hears and speaks. Cascade: speech-to-text, a text model "
+        "and text-to-speech, sentence by sentence (see `python -m assistant config`).",
+    )  # fmt: skip
+    return mode or settings.voicedesk_mode  # a click on the chosen one unselects it
 
 
 def _signed_in(agent: str) -> None:

@@ -127,6 +127,28 @@ def usage_line(usage: Usage) -> str:
     )
 
 
+PART_WORDS = {"hear": "heard by", "think": "thought by", "speak": "spoken by"}
+
+
+def parts_line(reply: Reply) -> str | None:
+    """The cascade's parts, each with its model and cost, beside the audio model's cost for the
+    same turn; None for a reply of another mode."""
+    parts = reply.extra.get("parts")
+    if not isinstance(parts, list):
+        return None
+    said = [
+        f"{PART_WORDS.get(p.get('part'), p.get('part'))} {p.get('vendor')} {p.get('model')} "
+        f"${float(p.get('cost_usd') or 0):,.4f}"
+        for p in parts
+        if isinstance(p, dict)
+    ]
+    line = " · ".join(said).capitalize()
+    instead = reply.extra.get("audio_model_cost_usd")
+    if isinstance(instead, int | float):
+        line += f" · the audio model ({reply.extra.get('audio_model')}) would have cost ${instead:,.4f}"
+    return line
+
+
 def timings_line(reply: Reply) -> str:
     return " · ".join(f"{line.label} {seconds(line.ms)}" for line in timeline(reply))
 
@@ -149,6 +171,9 @@ def render_trace(reply: Reply) -> None:
     st.caption(f"**Timings** · {timings_line(reply)}")
     where = PROVIDERS[reply.provider].trace_label if reply.provider in PROVIDERS else reply.provider
     st.caption(f"**Usage** · {usage_line(reply.usage)} · {esc(where)}, {esc(reply.model)}")
+    cascade = parts_line(reply)
+    if cascade:
+        st.caption(f"**Cascade** · {esc(cascade)}")
     if reply.extra.get("warning"):
         st.caption(f":material/warning: {esc(str(reply.extra['warning']))}")
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
-import httpx2
 import openai
 
 from assistant import chatcmpl
 from assistant.audio import wav_bytes
 from assistant.client import ModelClient
-from assistant.errors import TurnError, from_openai, log_summary
+from assistant.errors import TurnError, call_failure, log_summary
 from assistant.model_reply import MAX_TEXT_CHARS, ModelMessage
 from assistant.models import ANSWER_SAMPLE_RATE, Event
 from assistant.modes.base import MAX_TOOL_ROUNDS, Answer, Delivery, Question, Turn
@@ -265,26 +263,15 @@ class _Reading:
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is None or isinstance(exc, TurnError | _Refused):
             return False
-        fail: Callable[[Exception], TurnError] = lambda e: from_openai(  # noqa: E731
-            e, self.client.provider, self.client.model
-        )
-        if isinstance(exc, openai.OpenAIError):
-            summary, with_traceback = log_summary(exc)
-            if not self.refusal_is_final and chatcmpl.refuses_streaming(exc):
-                log.info("model refused the streamed request: %s", summary)
-                raise _Refused() from None
-            log.warning("model call failed: %s", summary, exc_info=with_traceback)
-            raise fail(exc) from None
+        refused = isinstance(exc, openai.OpenAIError) and chatcmpl.refuses_streaming(exc)
+        if refused and not self.refusal_is_final:
+            log.info("model refused the streamed request: %s", log_summary(exc)[0])
+            raise _Refused() from None
         if isinstance(exc, chatcmpl.DamagedAudio):
             log.warning("streamed answer not used: %s", exc)
             raise _damaged() from None
-        if isinstance(exc, httpx2.TransportError):  # mid-stream: the SDK no longer wraps it
-            log.warning("model stream broke off: %s", type(exc).__name__)
-            request = httpx2.Request("POST", str(getattr(self.client.api, "base_url", "")))
-            if isinstance(exc, httpx2.TimeoutException):
-                raise fail(openai.APITimeoutError(request=request)) from None
-            raise fail(openai.APIConnectionError(request=request)) from None
-        if isinstance(exc, ValueError | RecursionError):  # a body that could not be parsed
-            log.warning("model reply could not be parsed: %s", type(exc).__name__)
-            raise fail(ValueError(type(exc).__name__)) from None
+        base_url = getattr(self.client.api, "base_url", "")
+        failure = call_failure(exc, self.client.provider, self.client.model, base_url)
+        if failure is not None:
+            raise failure from None
         return False

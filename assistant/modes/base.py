@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from assistant.models import Event, Usage
@@ -77,6 +77,9 @@ class Answer:
     audio_id: str | None = None
     expires_at: int | None = None
     warning: str | None = None  # one sentence for the agent (text only, cut)
+    heard: str | None = None  # the question's words, when the mode heard them itself
+    cost_usd: float | None = None  # the turn's cost, when the mode prices it (None: the engine)
+    extra: dict[str, Any] = field(default_factory=dict)  # more for the trace (Reply.extra)
 
 
 class VoiceMode(Protocol):

@@ -40,18 +40,7 @@ class AzureProvider(Provider):
             raise ConfigError(
                 "Azure OpenAI needs AZURE_OPENAI_DEPLOYMENT, the name of your audio model deployment."
             )
-        credentials: dict = {}
-        if settings.azure_openai_api_key:
-            credentials["api_key"] = settings.azure_openai_api_key.get_secret_value()
-        else:
-            credentials["azure_ad_token_provider"] = _entra_token_provider()
-        api: openai.OpenAI = openai.AzureOpenAI(
-            azure_endpoint=settings.azure_openai_endpoint,
-            api_version=settings.azure_openai_api_version,
-            timeout=settings.voicedesk_request_timeout,
-            max_retries=settings.voicedesk_max_retries,
-            **credentials,
-        )
+        api = azure_client(settings)
         return ModelClient(
             self.name, settings.azure_openai_deployment, self.transcriber(settings), api,
             price_model=settings.voicedesk_model,
@@ -67,6 +56,23 @@ class AzureProvider(Provider):
 
     def where(self, settings: Settings) -> str:
         return safe_url(settings.azure_openai_endpoint) or "-"
+
+
+def azure_client(settings: Settings) -> openai.OpenAI:
+    """A client for AZURE_OPENAI_ENDPOINT, with its key or else Entra ID; each call names its
+    deployment as `model`."""
+    credentials: dict = {}
+    if settings.azure_openai_api_key:
+        credentials["api_key"] = settings.azure_openai_api_key.get_secret_value()
+    else:
+        credentials["azure_ad_token_provider"] = _entra_token_provider()
+    return openai.AzureOpenAI(
+        azure_endpoint=settings.azure_openai_endpoint,
+        api_version=settings.azure_openai_api_version,
+        timeout=settings.voicedesk_request_timeout,
+        max_retries=settings.voicedesk_max_retries,
+        **credentials,
+    )
 
 
 def _entra_token_provider():

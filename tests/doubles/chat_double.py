@@ -81,6 +81,7 @@ Calls = Iterable[tuple[str, "dict[str, Any] | str"]]
 STREAM_RATE = 24_000  # what OpenAI streams: PCM16 mono at 24 kHz
 CHUNK_SAMPLES = 2_401  # 0.1 s and a sample: 4,802 bytes, whose base64 ends in "=="
 ARGUMENT_PIECE = 7  # characters of a tool call's arguments per delta
+HOLD_S = 20.0  # the longest a held stream waits
 NO_STREAMED_AUDIO = (
     "Streaming is not supported for audio output with this model; set stream to false."
 )
@@ -151,6 +152,9 @@ class ChatDouble:
         self.pace = pace or Pace()
         self.refuse_streamed_audio = False
         self.cut_after: int | None = None  # end the next stream after this many chunks
+        # Hold the next stream before its n-th chunk until the event is set (or HOLD_S pass);
+        # `generated` then records "released" or "held": proof of what a client did meanwhile.
+        self.hold: tuple[int, threading.Event] | None = None
         self.requests: list[RecordedRequest] = []
         self.violations: list[str] = []
         self.server = _Server(host="127.0.0.1", port=port, threaded=True)
@@ -444,7 +448,11 @@ class ChatDouble:
         started = time.monotonic()
         with self._lock:
             cut, self.cut_after = self.cut_after, None
-        for audio_s, what, chunk in timed[:cut]:
+            hold, self.hold = self.hold, None
+        for n, (audio_s, what, chunk) in enumerate(timed[:cut]):
+            if hold is not None and n == hold[0]:
+                released = hold[1].wait(HOLD_S)
+                rec.generated.append((time.monotonic(), "released" if released else "held"))
             errors = response_errors(chunk)  # checked while "generating", as it goes out
             if errors:
                 self._violate(rec, ["the double's stream breaks the schema", *errors])

@@ -23,6 +23,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_customer_binding": "Customer binding",
     "test_offline_server": "Offline server",
     "test_voicelive_faults": "Azure AI Voice Live",
+    "test_cascade_faults": "Cascade mode faults",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"
 MAX_CASES_SHOWN = 12
