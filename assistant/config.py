@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     voicedesk_offline_hosts: str = ""
     # Serve the page on a non-loopback address although no sign-in ([auth]) is configured.
     voicedesk_allow_unauthenticated_remote: bool = False
+    # Live mode
+    # The realtime session's provider (default: the one VOICEDESK_PROVIDER chooses), its model
+    # (the deployment on Azure), and when a session ends: after this long without speech, and
+    # after this long in all (a realtime session bills by the minute while it is open).
+    voicedesk_live_provider: Literal["openai", "azure", "voicelive", "offline"] | None = None
+    voicedesk_live_model: str = "gpt-realtime"
+    voicedesk_live_idle_s: float = Field(120.0, gt=0)
+    voicedesk_live_max_s: float = Field(1800.0, gt=0)
     # Player statistics in Azure SQL (or any ODBC source)
     sql_connection_string: SecretStr | None = None
     sql_server: str | None = None
@@ -148,7 +156,7 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("voicedesk_provider", mode="before")
+    @field_validator("voicedesk_provider", "voicedesk_live_provider", mode="before")
     @classmethod
     def _provider_lower(cls, value: Any) -> Any:
         if isinstance(value, str):
