@@ -326,6 +326,7 @@ class RealtimeDouble:
         self.paths: list[str] = []
         self.headers: list[Headers] = []
         self.drops = 0
+        self.ended = 0  # connections that have ended, whoever ended them
         self.session_id = "sess_double"
         self._turns: deque[Turn] = deque()
         self._rejects: deque[tuple[int, str]] = deque()
@@ -417,6 +418,7 @@ class RealtimeDouble:
         except Exception as exc:  # the double's own fault: the test must not pass on it
             self.violations.append(f"the double failed: {exc!r}")
         finally:
+            self.ended += 1
             if connection.response is not None:
                 connection.response.cancel()
 
