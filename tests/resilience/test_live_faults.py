@@ -8,7 +8,6 @@ import asyncio
 
 from assistant.history import Conversation
 from assistant.live.factory import open_live_session
-from tests.live.conftest import live_engine, realtime_double  # noqa: F401 (fixtures)
 from tests.live.realtime_double import Fail, Say, Turn
 from tests.live.support import Listener, settled, speak
 from tests.resilience.support import assert_one_sentence
