@@ -429,3 +429,10 @@ def _refusal(connection: ServerConnection, status: int, message: str) -> Respons
     response = connection.respond(status, body)
     response.headers["Content-Type"] = "application/json"
     return response
+
+
+def wav(pcm: bytes) -> bytes:
+    """PCM16 mono at 24 kHz as a WAV file."""
+    from wavcodec import wav_bytes
+
+    return wav_bytes(pcm, RATE)
