@@ -27,6 +27,7 @@ import itertools
 import json
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,8 +126,9 @@ class _Connection:
 
     async def send(self, event: dict[str, Any]) -> None:
         event.setdefault("event_id", self.double.next_id("event"))
-        for error in server_event_errors(event):
-            self.double.violations.append(f"server {event['type']}: {error}")
+        if self.double.validate:
+            for error in server_event_errors(event):
+                self.double.violations.append(f"server {event['type']}: {error}")
         self.double.sent.append(event)
         await self.ws.send(json.dumps(event))
 
@@ -140,8 +142,9 @@ class _Connection:
             except ValueError:
                 self.double.violations.append("client sent a message that is not JSON")
                 continue
-            for error in client_event_errors(event):
-                self.double.violations.append(f"client {event.get('type')}: {error}")
+            if self.double.validate:
+                for error in client_event_errors(event):
+                    self.double.violations.append(f"client {event.get('type')}: {error}")
             kind = event.get("type")
             self.log.append(event if kind != "input_audio_buffer.append" else {"type": kind})
             await self.on_event(kind, event)
@@ -284,6 +287,8 @@ class _Connection:
                                  "response_id": response_id, "item_id": item_id,
                                  "output_index": 0, "content_index": 0, "delta": piece})  # fmt: skip
             audio = base64.b64encode(tone(step.chunk_ms)).decode("ascii")
+            if n == 0:
+                self.double.first_audio_at.append(time.perf_counter())
             await self.send({"type": "response.output_audio.delta", "response_id": response_id,
                              "item_id": item_id, "output_index": 0, "content_index": 0,
                              "delta": audio})  # fmt: skip
@@ -317,7 +322,10 @@ class RealtimeDouble:
     """Start with `with RealtimeDouble() as double:`; `base_url` for OpenAI clients,
     `azure_endpoint` for Azure ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, validate: bool = True, default: Turn | None = None) -> None:
+        self.validate = validate  # off only for load benchmarks: the schema checks cost most
+        self.default = default or Turn("(unscripted)", [Say("Sorry?")])
+        self.first_audio_at: list[float] = []  # perf_counter when each answer's audio began
         self.violations: list[str] = []
         self.sessions: list[dict[str, Any]] = []  # every session.update's session
         self.client_logs: list[list[dict[str, Any]]] = []  # per connection, in order
@@ -347,7 +355,7 @@ class RealtimeDouble:
         return self
 
     def next_turn(self) -> Turn:
-        return self._turns.popleft() if self._turns else Turn("(unscripted)", [Say("Sorry?")])
+        return self._turns.popleft() if self._turns else self.default
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids)}"
@@ -436,3 +444,23 @@ def wav(pcm: bytes) -> bytes:
     from wavcodec import wav_bytes
 
     return wav_bytes(pcm, RATE)
+
+
+def main() -> None:
+    """`python -m tests.live.realtime_double --audio-ms 2000`: a double in its own process (for
+    load benchmarks), answering every question alike, paced in real time; prints its port."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--audio-ms", type=int, default=2000)
+    parser.add_argument("--validate", action="store_true")
+    args = parser.parse_args()
+    answer = Say("This is the answer to your question.", audio_ms=args.audio_ms, pace_s=0.1)
+    with RealtimeDouble(validate=args.validate, default=Turn("A question?", [answer])) as double:
+        print(double.port, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+
+
+if __name__ == "__main__":
+    main()
