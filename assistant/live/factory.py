@@ -9,7 +9,9 @@ A session that cannot connect still comes back: its events say why (an `error`, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -101,19 +103,24 @@ def _local(settings: Settings, words: faults.Words) -> Connect:
         raise ConfigError(NO_LOCAL_REALTIME) from exc
     from assistant.live import openai_upstream
 
+    def server_url() -> str:
+        with _LOCAL_LOCK:
+            if "ws_url" not in _LOCAL:
+                _LOCAL["ws_url"], _LOCAL["close"] = start_loopback()
+            return str(_LOCAL["ws_url"])
+
     async def connect() -> Upstream:
-        ws_url = _LOCAL.get("ws_url")
-        if ws_url is None:
-            ws_url, _close = start_loopback()
-            _LOCAL["ws_url"] = ws_url
-        base = "http" + str(ws_url).removeprefix("ws")  # the SDK turns it back into ws://
-        client = openai_upstream.openai_client(settings, base_url=base)
+        # Starting it may load the speech models: never on the caller's event loop.
+        ws_url = await asyncio.to_thread(server_url)
+        base = "http" + ws_url.removeprefix("ws")  # the SDK turns it back into ws://
+        client = openai_upstream.local_client(settings, base)
         return await openai_upstream.connect(client, OFFLINE_LIVE_MODEL, words)
 
     return connect
 
 
 _LOCAL: dict[str, Any] = {}  # the local realtime server of this process, once started
+_LOCAL_LOCK = threading.Lock()
 
 
 def _refuse(sentence: str) -> Callable[[], Awaitable[Upstream]]:

@@ -91,7 +91,9 @@ def from_status(w: Words, status: int, body: str = "") -> tuple[str, bool]:
 
 
 # Error event codes: the session goes on after these, or ends (closed) after them.
-IGNORED_CODES = {"response_cancel_not_active"}  # a cancel that raced the response's end
+# A cancel that raced the response's end; a response.create after tools that raced a response
+# the service had already begun for the person's next words.
+IGNORED_CODES = {"response_cancel_not_active", "conversation_already_has_active_response"}
 
 
 def from_error_event(w: Words, kind: str, code: str) -> tuple[str | None, bool]:

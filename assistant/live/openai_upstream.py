@@ -80,10 +80,10 @@ async def connect(client: openai.AsyncOpenAI, model: str, words: faults.Words) -
     return OpenAIUpstream(connection, words)
 
 
-def openai_client(settings: Settings, base_url: str | None = None) -> openai.AsyncOpenAI:
-    """OpenAI, or any server speaking its protocol at `base_url` (OPENAI_BASE_URL by default)."""
+def openai_client(settings: Settings) -> openai.AsyncOpenAI:
+    """OpenAI, or a gateway speaking its protocol at OPENAI_BASE_URL."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    base_url = base_url or settings.openai_base_url
+    base_url = settings.openai_base_url
     if not key and not base_url:
         raise ConfigError("Live mode on OpenAI needs OPENAI_API_KEY; set it, or choose "
                           "another VOICEDESK_LIVE_PROVIDER.")  # fmt: skip
@@ -117,3 +117,11 @@ def _plain_ws_base(endpoint: str) -> str | None:
     if parts.scheme != "http":
         return None
     return urlunsplit(("ws", parts.netloc, parts.path.rstrip("/") + "/openai", "", ""))
+
+
+def local_client(settings: Settings, base_url: str) -> openai.AsyncOpenAI:
+    """The local engine's realtime server on loopback, with its own key if it asks for one
+    (never the cloud's key)."""
+    secret = settings.voicedesk_offline_api_key
+    key = secret.get_secret_value() if secret else None
+    return openai.AsyncOpenAI(api_key=key or "no-key", base_url=base_url, max_retries=0)

@@ -188,7 +188,7 @@ class RealtimeSession:
         self._emit("error", faults.dropped(self.words))
         self._emit("state", "connecting")
         answer, self._answer = self._answer, None
-        if answer is not None and (answer.pcm or answer.words):
+        if answer is not None and _worth_keeping(answer):
             self._finish(answer, stopped=True)  # what was heard of it stays in the conversation
         self._playing = None
         await self._close_upstream()
@@ -370,7 +370,7 @@ class RealtimeSession:
         """All of a response's calls through the engine's policy, in a worker thread; then every
         output, then one response.create (tools refused after the last allowed round)."""
         requests = [_request(call) for call in calls]
-        started = self._clock()
+        started, began_on = self._clock(), self._upstream
         try:
             with answer.turn.stage("tool", "Looking it up"):
                 outputs = await asyncio.to_thread(answer.turn.run_tools, requests, answer.rounds)
@@ -379,8 +379,8 @@ class RealtimeSession:
             answer.tool_ms += (self._clock() - started) * 1000
         answer.rounds += 1
         upstream = self._upstream
-        if self._closed or upstream is None:
-            return
+        if self._closed or upstream is None or upstream is not began_on:
+            return  # reconnected meanwhile: the new connection never saw these calls
         try:
             for call, output in zip(calls, outputs, strict=True):
                 await upstream.send(wire.function_output(call["call_id"], output))
@@ -429,7 +429,7 @@ class RealtimeSession:
         self._playing = None
         if answer is not None:
             answer.in_progress = False
-            if answer.pcm or answer.words:
+            if _worth_keeping(answer):
                 self._finish(answer, stopped=True, heard_ms=heard_ms)
             self._answer = None
 
@@ -563,6 +563,12 @@ _HANDLERS: dict[str, Callable[[RealtimeSession, dict[str, Any]], Awaitable[None]
     "response.done": RealtimeSession._on_response_done,
     "error": RealtimeSession._on_error,
 }
+
+
+def _worth_keeping(answer: _Answer) -> bool:
+    """An answer cut short still lands in the conversation when anything came of it: words or
+    audio the person heard, or tool calls (a drafted grievance must reach the agent)."""
+    return bool(answer.pcm or answer.words or answer.tools_running or answer.turn.tool_calls)
 
 
 def _kind(event: Any) -> str:

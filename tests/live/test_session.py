@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import types
 
 import pytest
 
 from assistant.history import Conversation
+from assistant.live import factory
 from assistant.live.factory import open_live_session
 from assistant.live.session import TOOL_CUE
 from assistant.pricing import PRICES
@@ -258,3 +261,40 @@ def test_a_dropped_connection_reconnects_and_keeps_the_conversation(realtime_dou
     texts = [e.reply.transcript for e in conversation.exchanges]
     assert texts[0] == "Use the Forgot password link." and texts[-1] == "Yes, I am here."
     assert not heard.of("closed")[-1].text.startswith("The")  # closed by us, not by the drop
+
+
+def test_offline_live_reaches_the_local_realtime_server_through_the_same_upstream(
+    realtime_double, live_engine, monkeypatch
+):
+    """The local engine's server (localspeech.realtime_server, another part of this work) is
+    stood in for by the double: what is checked is how the factory starts and reaches it."""
+    started = []
+
+    def start_loopback(engine=None):
+        started.append(engine)
+        return f"ws://127.0.0.1:{realtime_double.port}/v1", lambda: None
+
+    fake = types.ModuleType("localspeech.realtime_server")
+    fake.start_loopback = start_loopback
+    monkeypatch.setitem(sys.modules, "localspeech.realtime_server", fake)
+    monkeypatch.setattr(factory, "_LOCAL", {})
+    realtime_double.script(Turn("Hello?", [Say("Hello from this machine.")]),
+                           Turn("Again?", [Say("Still here.")]))  # fmt: skip
+    engine = live_engine(voicedesk_live_provider="offline", openai_api_key="sk-cloud-secret")
+
+    async def scenario():
+        replies = []
+        for _ in range(2):  # a second session reuses the server started by the first
+            session = await open_live_session(engine, Conversation())
+            heard = Listener(session)
+            await speak(session)
+            replies.append((await heard.count("answer_done", 1))[0].reply)
+            await session.close()
+        return replies
+
+    replies = run(scenario())
+    assert [r.transcript for r in replies] == ["Hello from this machine.", "Still here."]
+    assert replies[0].provider == "offline" and replies[0].usage.cost_usd == 0
+    assert started == [None]
+    assert realtime_double.paths[0] == "/v1/realtime?model=voicedesk-offline"
+    assert "sk-cloud-secret" not in realtime_double.headers[0]["Authorization"]
