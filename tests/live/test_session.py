@@ -298,3 +298,35 @@ def test_offline_live_reaches_the_local_realtime_server_through_the_same_upstrea
     assert started == [None]
     assert realtime_double.paths[0] == "/v1/realtime?model=voicedesk-offline"
     assert "sk-cloud-secret" not in realtime_double.headers[0]["Authorization"]
+
+
+def test_a_grievance_asked_for_live_is_a_draft_and_the_per_question_limit_holds(
+    realtime_double, live_engine
+):
+    complaint = {"category": "reward_points", "description": "Bonus points never came.",
+                 "user_name": "dev"}  # fmt: skip
+    realtime_double.script(Turn("File a complaint, twice.", [
+        Call(("register_grievance", complaint), ("register_grievance", complaint)),
+        Say("I have drafted it; it is filed once you confirm."),
+    ]))  # fmt: skip
+    engine = live_engine()
+    before = engine.registry.run("list_grievances", '{"user_name": "dev"}').result.data
+    conversation = Conversation(customer="dev")
+
+    async def scenario():
+        session = await open_live_session(engine, conversation)
+        heard = Listener(session)
+        await speak(session)
+        done = await heard.count("answer_done", 1)
+        await session.close()
+        return done[0].reply
+
+    reply = run(scenario())
+    outputs = [json.loads(e["item"]["output"]) for e in realtime_double.client_logs[0]
+               if e["type"] == "conversation.item.create"]  # fmt: skip
+    assert outputs[0]["ok"] is True and outputs[0]["data"]["state"] == "drafted"
+    assert outputs[1]["ok"] is False and outputs[1]["error"] == "per_question_limit"
+    assert [(a.kind, a.state) for a in reply.actions] == [("grievance", "drafted")]
+    assert conversation.action(reply.actions[0].id) is reply.actions[0]
+    after = engine.registry.run("list_grievances", '{"user_name": "dev"}').result.data
+    assert after == before  # nothing filed until the agent confirms
