@@ -311,7 +311,9 @@ class RealtimeSession:
         text = wire.text_of(event, "delta")
         if self._answer is not None and self._answer.in_progress and text:
             self._answer.words.append(text)
-            self._queue.put_nowait(LiveEvent("answer_delta", text, item_id=event.get("item_id")))
+            item = event.get("item_id")
+            item = item if isinstance(item, str) else None
+            self._queue.put_nowait(LiveEvent("answer_delta", text, item_id=item))
 
     async def _on_call(self, event: dict[str, Any]) -> None:
         answer = self._answer
