@@ -287,10 +287,20 @@ class RealtimeSession:
         )
         self._answer.in_progress = True
 
-    async def _on_audio(self, event: dict[str, Any]) -> None:
+    def _current(self, response_id: Any) -> _Answer | None:
+        """The answer in progress, if `response_id` is its response's (late events of a
+        response cancelled by barge-in are dropped, not added to the next answer)."""
         answer = self._answer
+        if answer is None or not answer.in_progress:
+            return None
+        if answer.response_id is not None and response_id != answer.response_id:
+            return None
+        return answer
+
+    async def _on_audio(self, event: dict[str, Any]) -> None:
+        answer = self._current(event.get("response_id"))
         pcm = wire.audio_of(event)
-        if answer is None or not answer.in_progress or pcm is None:
+        if answer is None or pcm is None:
             if pcm is None:
                 log.warning("an answer's audio chunk was not valid base64; dropped")
             return
@@ -309,22 +319,23 @@ class RealtimeSession:
 
     async def _on_answer_text(self, event: dict[str, Any]) -> None:
         text = wire.text_of(event, "delta")
-        if self._answer is not None and self._answer.in_progress and text:
-            self._answer.words.append(text)
+        answer = self._current(event.get("response_id"))
+        if answer is not None and text:
+            answer.words.append(text)
             item = event.get("item_id")
             item = item if isinstance(item, str) else None
             self._queue.put_nowait(LiveEvent("answer_delta", text, item_id=item))
 
     async def _on_call(self, event: dict[str, Any]) -> None:
-        answer = self._answer
+        answer = self._current(event.get("response_id"))
         call = {k: event.get(k) for k in ("call_id", "name", "arguments")}
         if answer is not None and all(isinstance(v, str) for v in call.values()):
             answer.calls.setdefault(call["call_id"], call)
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
-        answer = self._answer
         response = event.get("response") if isinstance(event.get("response"), dict) else {}
-        if answer is None or not answer.in_progress:
+        answer = self._current(response.get("id"))
+        if answer is None:
             return
         answer.in_progress = False
         wire.add_usage(answer.turn.usage, response)

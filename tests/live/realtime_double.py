@@ -104,6 +104,11 @@ def silence(ms: int) -> bytes:
     return bytes(int(RATE * ms / 1000) * 2)
 
 
+@dataclass
+class _Stop:
+    asked: bool = False  # the response was cancelled (by the client, or by new speech)
+
+
 class _Connection:
     """One client connection: its VAD, its responses, what it was sent."""
 
@@ -120,7 +125,7 @@ class _Connection:
         self.turn: Turn | None = None
         self.steps: deque[Say | Call | Fail] = deque()
         self.response: asyncio.Task[None] | None = None
-        self.cancelled = False
+        self.stop: _Stop = _Stop()  # of the response running now; each response has its own
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -157,7 +162,7 @@ class _Connection:
             await self.hear(base64.b64decode(event["audio"]))
         elif kind == "response.cancel":
             if self.response is not None and not self.response.done():
-                self.cancelled = True
+                self.stop.asked = True
             else:
                 await self.send({"type": "error", "error": {
                     "type": "invalid_request_error", "code": "response_cancel_not_active",
@@ -197,7 +202,7 @@ class _Connection:
         await self.send({"type": "input_audio_buffer.speech_started",
                          "audio_start_ms": self.buffer_ms, "item_id": self.input_item})  # fmt: skip
         if self.response is not None and not self.response.done():
-            self.cancelled = True  # interrupt_response: the service stops the answer itself
+            self.stop.asked = True  # interrupt_response: the service stops the answer itself
 
     async def speech_stopped(self) -> None:
         self.speaking = False
@@ -222,14 +227,14 @@ class _Connection:
         if not self.steps:
             return
         step = self.steps.popleft()
-        self.cancelled = False
-        self.response = asyncio.ensure_future(self.respond(step))
+        self.stop = _Stop()
+        self.response = asyncio.ensure_future(self.respond(step, self.stop))
 
-    async def respond(self, step: Say | Call | Fail) -> None:
+    async def respond(self, step: Say | Call | Fail, stop: _Stop) -> None:
         with contextlib.suppress(ConnectionClosed):  # the client went away mid-answer
-            await self._respond(step)
+            await self._respond(step, stop)
 
-    async def _respond(self, step: Say | Call | Fail) -> None:
+    async def _respond(self, step: Say | Call | Fail, stop: _Stop) -> None:
         if isinstance(step, Fail):
             await self.send({"type": "error", "error": {"type": step.kind, "code": step.code,
                              "message": f"Scripted failure: {step.code}."}})  # fmt: skip
@@ -243,7 +248,7 @@ class _Connection:
         if isinstance(step, Call):
             await self.call(response_id, step)
         else:
-            await self.say(response_id, step)
+            await self.say(response_id, step, stop)
 
     async def call(self, response_id: str, step: Call) -> None:
         output = []
@@ -264,7 +269,7 @@ class _Connection:
             output.append(item)
         await self.done(response_id, "completed", output, USAGE)
 
-    async def say(self, response_id: str, step: Say) -> None:
+    async def say(self, response_id: str, step: Say, stop: _Stop) -> None:
         item_id = self.double.next_id("item")
         item = {"id": item_id, "object": "realtime.item", "type": "message",
                 "status": "in_progress", "role": "assistant", "content": []}  # fmt: skip
@@ -275,7 +280,7 @@ class _Connection:
         per = max(1, math.ceil(len(words) / chunks))
         said: list[str] = []
         for n in range(chunks):
-            if self.cancelled:
+            if stop.asked:
                 await self.done(response_id, "cancelled", [dict(item, status="incomplete")],
                                 None)  # fmt: skip
                 return
