@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from assistant.binding import valid_customer
 from assistant.config import ConfigError, Settings
 from assistant.history import Conversation
 from assistant.live import faults
@@ -47,12 +48,22 @@ async def open_live_session(
     settings = engine.settings
     provider = live_provider(settings)
     model = OFFLINE_LIVE_MODEL if provider == "offline" else settings.voicedesk_live_model
-    customer = customer if customer is not None else conversation.customer
+    refusal = None
+    try:  # it goes into the model's instructions: a user name, never free text
+        customer = valid_customer(customer if customer is not None else conversation.customer)
+    except ValueError as exc:
+        customer, refusal = None, str(exc)
+    voice = voice or settings.voicedesk_voice
+    try:
+        if provider in ("openai", "azure"):
+            settings.check_voice(voice, model)
+    except ConfigError as exc:
+        refusal = refusal or str(exc)
     options = LiveOptions(
         provider=provider,
         model=model,
         price_model=_price_model(settings, provider, model),
-        voice=voice or settings.voicedesk_voice,
+        voice=voice,
         transcribe_model=settings.voicedesk_transcribe_model or None,
         idle_s=settings.voicedesk_live_idle_s,
         max_s=settings.voicedesk_live_max_s,
@@ -60,7 +71,7 @@ async def open_live_session(
         agent=agent,
     )
     try:
-        connect = connector(settings, provider, model)
+        connect = _refuse(refusal) if refusal else connector(settings, provider, model)
     except ConfigError as exc:
         connect = _refuse(str(exc))
     session = RealtimeSession(engine, conversation, connect, options)
