@@ -142,6 +142,10 @@ class RealtimeSession:
         except UpstreamClosed as exc:
             await self._end(exc.sentence, error=True)
             return
+        except BaseException:  # cancelled (the tab went away) or broken: leave nothing open
+            self._closed = True
+            await self._close_upstream()
+            raise
         self._emit("state", "listening")
         self._spawn(self._read())
         self._spawn(self._watch())
@@ -171,6 +175,9 @@ class RealtimeSession:
     async def _open(self) -> None:
         upstream = await self._connect()
         self.connections += 1
+        if self._closed:  # closed while connecting: this connection must not outlive it
+            await asyncio.wait_for(upstream.close(), CLOSE_WAIT_S)
+            raise UpstreamClosed("closed", retryable=False)
         self._upstream = upstream
         instructions = wire.instructions(
             self.engine.system_prompt, self.conversation.context_messages(self.options.customer)

@@ -253,3 +253,40 @@ def test_a_voice_the_live_model_does_not_offer_is_one_sentence_and_no_connection
 
     error = _ended_with_one_sentence(run(scenario()))
     assert "'nobody'" in error and realtime_double.paths == []
+
+
+def test_a_session_closed_while_it_connects_leaves_no_connection_open(realtime_double, live_engine):
+    from assistant.live.session import LiveOptions, RealtimeSession
+    from tests.live.test_late_events import ScriptedUpstream
+
+    engine = live_engine()
+    upstream = ScriptedUpstream([])
+    closed: list[bool] = []
+    upstream.close = lambda: _record(closed)  # type: ignore[method-assign]
+    options = LiveOptions(provider="openai", model="gpt-realtime", price_model="gpt-realtime",
+                          voice="alloy", transcribe_model=None, idle_s=60, max_s=600)  # fmt: skip
+
+    async def scenario():
+        connected = asyncio.Event()
+
+        async def slow_connect():
+            await connected.wait()
+            return upstream
+
+        session = RealtimeSession(engine, Conversation(), slow_connect, options)
+        starting = asyncio.ensure_future(session.start())
+        await asyncio.sleep(0.05)
+        await session.close()  # the tab went away while the service was still answering
+        connected.set()
+        await starting
+        heard = Listener(session)
+        await heard.closed()
+        return heard
+
+    heard = run(scenario())
+    assert closed == [True] and upstream.sent == []
+    assert heard.events[-1].kind == "closed"
+
+
+async def _record(closed: list[bool]) -> None:
+    closed.append(True)
