@@ -208,6 +208,7 @@ class RealtimeSession:
                 await self._open()
             except UpstreamClosed as exc:
                 last = exc
+                await self._close_upstream()  # connected, then lost while configuring
                 if not exc.retryable:
                     break
                 continue
@@ -252,13 +253,13 @@ class RealtimeSession:
     async def _on_speech_started(self, event: dict[str, Any]) -> None:
         now = self._clock()
         self._last_speech = now
-        if self._answer is not None and self._answer.tools_running:
-            # Talking over the cue: the lookup finishes, its answer is not asked for.
-            await self._barge_in(self._answer)
-        elif self._answer is not None and (self._answer.in_progress or self._is_playing(now)):
-            await self._barge_in(self._answer)
-        elif self._is_playing(now):
-            await self._barge_in(None)
+        answer = self._answer
+        if answer is not None and (answer.in_progress or answer.tools_running):
+            # Talking over the answer (or over the cue: the lookup finishes, but its answer
+            # is not asked for).
+            await self._barge_in(answer)
+        elif self._is_playing(now):  # over an answer that has arrived but is still playing
+            await self._barge_in(answer)
         item = event.get("item_id")
         self._answer = self._new_answer(item if isinstance(item, str) else None, now)
         self._emit("state", "hearing")
