@@ -444,7 +444,7 @@ class RealtimeSession:
         upstream = self._upstream
         if upstream is not None:
             if answer is not None and answer.in_progress:
-                await upstream.send({"type": "response.cancel"})
+                await upstream.send(wire.cancel(answer.response_id))
             if item is not None:
                 await upstream.send(wire.truncate(item, heard_ms))
         self._playing = None

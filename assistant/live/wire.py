@@ -88,6 +88,13 @@ def response_create(*, tools_allowed: bool = True) -> dict[str, Any]:
     return {"type": "response.create", "response": {"tool_choice": "none"}}
 
 
+def cancel(response_id: str | None) -> dict[str, Any]:
+    """Cancel this response only: a new one may already have begun for the person's words."""
+    if response_id is None:
+        return {"type": "response.cancel"}
+    return {"type": "response.cancel", "response_id": response_id}
+
+
 def truncate(item_id: str, audio_end_ms: int) -> dict[str, Any]:
     return {
         "type": "conversation.item.truncate",

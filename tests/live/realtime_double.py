@@ -126,6 +126,7 @@ class _Connection:
         self.steps: deque[Say | Call | Fail] = deque()
         self.response: asyncio.Task[None] | None = None
         self.stop: _Stop = _Stop()  # of the response running now; each response has its own
+        self.response_id: str | None = None
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -161,7 +162,9 @@ class _Connection:
         elif kind == "input_audio_buffer.append":
             await self.hear(base64.b64decode(event["audio"]))
         elif kind == "response.cancel":
-            if self.response is not None and not self.response.done():
+            wanted = event.get("response_id")
+            running = self.response is not None and not self.response.done()
+            if running and wanted in (None, self.response_id):
                 self.stop.asked = True
             else:
                 await self.send({"type": "error", "error": {
@@ -241,7 +244,7 @@ class _Connection:
             if step.close:
                 await self.ws.close(1008, step.code)
             return
-        response_id = self.double.next_id("resp")
+        response_id = self.response_id = self.double.next_id("resp")
         await self.send({"type": "response.created", "response": {
             "id": response_id, "object": "realtime.response", "status": "in_progress",
             "output": []}})  # fmt: skip
