@@ -94,8 +94,10 @@ async def _converse(engine, conversation, recordings: list[bytes], args) -> int:
     failures = 0
     try:
         for number, pcm in enumerate(recordings, start=1):
-            if heard.closed is not None:
+            if heard.closed is not None:  # the session ended: this one is not asked
                 failures += 1
+                if args.json:
+                    print(json.dumps({"error": heard.closed}), flush=True)
                 continue
             spoke_at = await mic.say(pcm)
             answer = await _answer(heard, mic, number)
@@ -161,6 +163,7 @@ async def _answer(heard: _Heard, mic: _Microphone, number: int):
 async def _listen(session, heard: _Heard) -> None:
     loop = asyncio.get_running_loop()
     event: LiveEvent
+    said = ""
     async for event in session.events():
         if event.kind == "audio" and event.item_id is not None and heard.first_audio is None:
             heard.first_audio = loop.time()
@@ -169,8 +172,11 @@ async def _listen(session, heard: _Heard) -> None:
             heard.first_audio = None
         elif event.kind == "error":
             print(event.text, file=sys.stderr, flush=True)
+            said = event.text
         elif event.kind == "closed" and event.text != "closed":
             heard.closed = event.text
+            if event.text != said:  # idle or too long: said once, like an error
+                print(event.text, file=sys.stderr, flush=True)
 
 
 def _seconds(reply: Reply) -> float:

@@ -16,10 +16,13 @@ def _recording(path, speech_ms=500):
 
 
 def _env(double, tmp_path, **extra):
-    return cli_env(
-        VOICEDESK_PROVIDER="openai", OPENAI_BASE_URL=double.base_url, OPENAI_API_KEY="sk-test",
-        VOICEDESK_DATA_DIR=str(tmp_path / "data"), **extra,
-    )  # fmt: skip
+    settings = {
+        "VOICEDESK_PROVIDER": "openai",
+        "OPENAI_BASE_URL": double.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "VOICEDESK_DATA_DIR": str(tmp_path / "data"),
+    }
+    return cli_env(**{**settings, **extra})  # fmt: skip
 
 
 def test_live_answers_each_recording_in_one_session_as_json(realtime_double, tmp_path):
@@ -63,3 +66,16 @@ def test_live_with_an_unreadable_recording_is_one_sentence(realtime_double, tmp_
     assert done.returncode != 0
     assert_one_sentence(done.stderr.strip())
     assert realtime_double.connections == 0
+
+
+def test_live_with_a_refused_key_is_one_sentence_and_an_error_per_recording(
+    realtime_double, tmp_path
+):
+    files = [_recording(tmp_path / "q1.wav"), _recording(tmp_path / "q2.wav")]
+    env = _env(realtime_double, tmp_path, OPENAI_API_KEY="sk-wrong")
+    done = run_cli("live", *files, "--json", env=env)
+    assert done.returncode == 1
+    (sentence,) = done.stderr.strip().splitlines()
+    assert_one_sentence(sentence)
+    assert "refused the API key" in sentence and "sk-wrong" not in done.stderr
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [{"error": sentence}] * 2
