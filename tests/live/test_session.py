@@ -330,3 +330,31 @@ def test_a_grievance_asked_for_live_is_a_draft_and_the_per_question_limit_holds(
     assert conversation.action(reply.actions[0].id) is reply.actions[0]
     after = engine.registry.run("list_grievances", '{"user_name": "dev"}').result.data
     assert after == before  # nothing filed until the agent confirms
+
+
+def test_azure_openai_without_a_key_signs_in_with_an_entra_id_token(
+    realtime_double, live_engine, monkeypatch
+):
+    from assistant.providers import azure
+
+    asked = []
+
+    def token_provider():
+        asked.append(True)
+        return "entra-token"
+
+    monkeypatch.setattr(azure, "_entra_token_provider", lambda: token_provider)
+    realtime_double.script(Turn("Hello?", [Say("Signed in.")]))
+    engine = live_engine("azure", azure_openai_api_key=None)
+
+    async def scenario():
+        session = await open_live_session(engine, Conversation())
+        heard = Listener(session)
+        await speak(session)
+        done = await heard.count("answer_done", 1)
+        await session.close()
+        return done[0].reply
+
+    assert run(scenario()).transcript == "Signed in."
+    assert asked and realtime_double.headers[0]["Authorization"] == "Bearer entra-token"
+    assert "api-key" not in realtime_double.headers[0]
