@@ -1,4 +1,4 @@
-"""The command line: `python -m assistant ask|tool|tools|doctor|config|index|demo-data|outbox`.
+"""The command line: `python -m assistant ask|live|tool|tools|doctor|config|index|demo-data|outbox`.
 
 Every refusal or failure is one plain sentence on stderr and a non-zero exit status; tracebacks
 go to the log in the data directory.
@@ -76,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
         "drafts, with the command that files each)",
     )  # fmt: skip
     ask.set_defaults(run=cmd_ask)
+
+    live = commands.add_parser(
+        "live", help="speak recordings into one live session, in real time, and print the answers"
+    )
+    live.add_argument("files", nargs="+", type=Path, help="WAV recordings, one question each")
+    live.add_argument("--customer", help="the player being helped (default VOICEDESK_CUSTOMER)")
+    live.add_argument("--voice", help="the answer's voice (default VOICEDESK_VOICE)")
+    live.add_argument("--out", type=Path, help="save each spoken answer as a WAV in this directory")
+    live.add_argument("--json", action="store_true", help="print one JSON object per answer")
+    live.set_defaults(run=cmd_live)
 
     tool = commands.add_parser("tool", help="run one tool and print its JSON result")
     tool.add_argument("name")
@@ -199,6 +209,18 @@ def _print_reply(reply, audio_file: str | None) -> None:
     if audio_file:
         print(f"  (spoken answer saved to {audio_file})")
     print()
+
+
+# -- live ----------------------------------------------------------------------------------------
+
+
+def cmd_live(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.live import cli
+
+    try:
+        return cli.run(args, settings)
+    except cli.LiveFailure as exc:
+        raise Failure(str(exc)) from None
 
 
 # -- tools ---------------------------------------------------------------------------------------

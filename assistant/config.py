@@ -142,6 +142,14 @@ class Settings(BaseSettings):
         lower = info.field_name in ("voicedesk_mode", "voicedesk_stt", "voicedesk_tts")
         return value.strip().lower() if lower else value.strip()
 
+    # Live mode
+    # The realtime session's provider (default: the one VOICEDESK_PROVIDER chooses), its model
+    # (the deployment on Azure), and when a session ends: after this long without speech, and
+    # after this long in all (a realtime session bills by the minute while it is open).
+    voicedesk_live_provider: Literal["openai", "azure", "voicelive", "offline"] | None = None
+    voicedesk_live_model: str = "gpt-realtime"
+    voicedesk_live_idle_s: float = Field(120.0, gt=0)
+    voicedesk_live_max_s: float = Field(1800.0, gt=0)
     # Player statistics in Azure SQL (or any ODBC source)
     sql_connection_string: SecretStr | None = None
     sql_server: str | None = None
@@ -187,7 +195,7 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("voicedesk_provider", mode="before")
+    @field_validator("voicedesk_provider", "voicedesk_live_provider", mode="before")
     @classmethod
     def _provider_lower(cls, value: Any) -> Any:
         if isinstance(value, str):

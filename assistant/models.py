@@ -109,6 +109,8 @@ class Usage:
     audio_completion_tokens: int = 0
     cost_usd: float = 0.0
     model_calls: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's cache (cheaper)
+    cached_audio_tokens: int = 0  # of cached_tokens, audio
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,8 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "audio_prompt_tokens": self.audio_prompt_tokens,
             "audio_completion_tokens": self.audio_completion_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cached_audio_tokens": self.cached_audio_tokens,
             "cost_usd": round(self.cost_usd, 6),
             "model_calls": self.model_calls,
         }

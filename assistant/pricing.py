@@ -38,7 +38,17 @@ PRICES: dict[str, dict[str, float]] = {
     "tts-1-hd": {"per_million_chars": 30.0},
     "azure-speech-stt": {"per_minute": 1.0 / 60},  # standard real-time: $1 an hour
     "azure-speech-tts": {"per_million_chars": 15.0},  # neural voices
-}
+    # Realtime models (live mode); cached input tokens cost much less than fresh ones.
+    "gpt-realtime": {"text_in": 4.0, "text_out": 16.0, "audio_in": 32.0, "audio_out": 64.0,
+                     "cached_text_in": 0.4, "cached_audio_in": 0.4},
+    "gpt-realtime-mini": {"text_in": 0.6, "text_out": 2.4, "audio_in": 10.0, "audio_out": 20.0,
+                          "cached_text_in": 0.06, "cached_audio_in": 0.3},
+    "gpt-4o-realtime-preview": {"text_in": 5.0, "text_out": 20.0, "audio_in": 40.0,
+                                "audio_out": 80.0, "cached_text_in": 2.5, "cached_audio_in": 2.5},
+    "gpt-4o-mini-realtime-preview": {"text_in": 0.6, "text_out": 2.4, "audio_in": 10.0,
+                                     "audio_out": 20.0, "cached_text_in": 0.3,
+                                     "cached_audio_in": 0.3},
+}  # fmt: skip
 # What an audio model bills for speech, in tokens a second (its list prices per minute and per
 # million tokens: $0.06 a minute heard at $100/M in, $0.24 a minute spoken at $200/M out).
 AUDIO_IN_TOKENS_PER_S = 10
@@ -62,12 +72,19 @@ def cost_usd(
     price = price_for(model, overrides)
     if price is None:
         return 0.0
+    # Cached input (counted within the prompt tokens) at its own price, where one is listed.
+    cached_audio = max(0, min(usage.cached_audio_tokens, usage.audio_prompt_tokens))
+    audio_in = usage.audio_prompt_tokens - cached_audio
     text_in = usage.prompt_tokens - usage.audio_prompt_tokens
+    cached_text = max(0, min(usage.cached_tokens - cached_audio, text_in))
+    text_in -= cached_text
     text_out = usage.completion_tokens - usage.audio_completion_tokens
     return (
         text_in * price.get("text_in", 0.0)
+        + cached_text * price.get("cached_text_in", price.get("text_in", 0.0))
         + text_out * price.get("text_out", 0.0)
-        + usage.audio_prompt_tokens * price.get("audio_in", 0.0)
+        + audio_in * price.get("audio_in", 0.0)
+        + cached_audio * price.get("cached_audio_in", price.get("audio_in", 0.0))
         + usage.audio_completion_tokens * price.get("audio_out", 0.0)
     ) / 1_000_000
 

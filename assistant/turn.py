@@ -150,10 +150,7 @@ class TurnEngine:
             customer = valid_customer(customer if customer is not None else conversation.customer)
         except ValueError as exc:
             raise TurnError(str(exc), code="customer", retryable=False) from None
-        state = _TurnState(
-            on_event, Binding(customer, grants or Grants(), self.directory), self._run_tools
-        )
-        state.tools = ToolContext(agent=agent)
+        state = self.new_turn(customer=customer, agent=agent, grants=grants, on_event=on_event)
         try:
             self.settings.check_voice(voice, self.settings.voicedesk_model)
         except ConfigError as exc:
@@ -191,6 +188,22 @@ class TurnEngine:
             reply.usage.prompt_tokens + reply.usage.completion_tokens,
         )  # fmt: skip
         return reply
+
+    def new_turn(
+        self,
+        *,
+        customer: str | None,
+        agent: str | None = None,
+        grants: Grants | None = None,
+        on_event: EventSink | None = None,
+    ) -> _TurnState:
+        """One question's state: its trace, usage, and `run_tools` with the per-question limits
+        and the customer binding. `ask` uses it; so does a mode that runs its own loop (live)."""
+        state = _TurnState(
+            on_event, Binding(customer, grants or Grants(), self.directory), self._run_tools
+        )
+        state.tools = ToolContext(agent=agent)
+        return state
 
     def _keep_audio(self, recording: Recording | None, reply: Reply) -> None:
         """Only when VOICEDESK_KEEP_AUDIO asks: recordings are otherwise kept in memory only."""

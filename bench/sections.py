@@ -228,6 +228,12 @@ def _cascade_cost(quick: bool) -> dict[str, Any]:
     return cascade.run_cost(turns=10)
 
 
+def _live_relay(quick: bool) -> dict[str, Any]:
+    from bench import live_relay
+
+    return live_relay.run(quick)
+
+
 SECTIONS: tuple[Section, ...] = (
     Section(
         "turn",
@@ -395,6 +401,18 @@ SECTIONS: tuple[Section, ...] = (
                    REFERENCE),
         ),
         _uploads,
+    ),
+    Section(
+        "live_relay",
+        (
+            Figure("live_relay_ms_p95", "live session's own time per audio chunk (p95)", "ms",
+                   at_most(5, " ms")),
+            Figure("live_relay_first_sound_ms", "live session's added time to first sound, "
+                   "against the double (median)", "ms", at_most(50, " ms")),
+            Figure("live_sessions_at_once", "live sessions at once, no audio dropped (2 cores)",
+                   "", REFERENCE),
+        ),
+        _live_relay,
     ),
 )  # fmt: skip
 

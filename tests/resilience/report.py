@@ -24,6 +24,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_offline_server": "Offline server",
     "test_voicelive_faults": "Azure AI Voice Live",
     "test_cascade_faults": "Cascade mode faults",
+    "test_live_faults": "Live mode faults",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"
 MAX_CASES_SHOWN = 12
