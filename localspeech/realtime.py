@@ -81,8 +81,6 @@ class _Response:
     closed: bool = False
 
 
-
-
 class RealtimeSession:
     def __init__(
         self,
@@ -107,6 +105,7 @@ class RealtimeSession:
         self._buffer_start_ms = 0  # the stream clock at the buffer's first byte
         self._detector: TurnDetector | None = None
         self._speech: tuple[str, int] | None = None  # (item id, start ms) of speech under way
+        self._early: threading.Thread | None = None  # hearing a turn at its first pause
         self._response: _Response | None = None
         self._waiting_response = False  # a response asked for and not yet done
         self._jobs: queue.Queue = queue.Queue()
@@ -218,6 +217,8 @@ class RealtimeSession:
             with self._lock:
                 if voice.kind == "started":
                     self._speech_started(voice.ms)
+                elif self._speech is not None and voice.kind == "paused":
+                    self._hear_early(self._segment(voice.ms))
                 elif self._speech is not None:
                     self._speech_stopped(voice.ms)
         with self._lock:
@@ -376,20 +377,46 @@ class RealtimeSession:
         )
 
     def _speech_stopped(self, ms: int) -> None:
-        item_id, start_ms = self._speech
+        item_id = self._speech[0]
+        segment = self._segment(ms)
         self._speech = None
         self.marks["speech_stopped"] = time.monotonic()
         self._emit(
             {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id}
         )
-        first = max(self._buffer_start_ms, start_ms - self.config.turn.prefix_padding_ms)
-        last = min(self._end_ms(), ms + TAIL_MS)
-        segment = bytes(self._slice(first, last))
         self._trim(ms)
         respond = self.config.create_response and not self._waiting_response
         if respond:
             self._waiting_response = True
         self._commit(item_id, segment, respond=respond)
+
+    def _segment(self, end_ms: int) -> bytes:
+        """The speech under way, from its padding before to a short tail after `end_ms`."""
+        start_ms = self._speech[1]
+        first = max(self._buffer_start_ms, start_ms - self.config.turn.prefix_padding_ms)
+        return bytes(self._slice(first, min(self._end_ms(), end_ms + TAIL_MS)))
+
+    def _hear_early(self, pcm: bytes) -> None:
+        """Start hearing a turn at a pause, before silence_duration_ms says it ended: if it
+        does end there, its commit carries the same audio, and the engine's transcript cache
+        hands over this result (or waits for it) instead of hearing it again."""
+        if self._early is not None and self._early.is_alive():
+            return  # one at a time: a pause-and-go speaker must not queue Whisper runs
+        self._early = threading.Thread(target=self._transcribe, args=(pcm,), daemon=True)
+        self._early.start()
+
+    def _transcribe(self, pcm: bytes) -> dict[str, Any]:
+        samples = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768.0
+        self.engine.players()  # Whisper's prompt names the players
+        try:
+            return self.engine.transcription(
+                {"model": "whisper-tiny.en", "response_format": "json"},
+                encode_wav(samples, IN_RATE),
+            )
+        except OfflineAPIError:
+            if threading.current_thread() is self._early:
+                return {}  # the commit will hear it again, and report the fault
+            raise
 
     def _commit(self, item_id: str, pcm: bytes, respond: bool) -> None:
         previous = next(reversed(self.items), None)
@@ -405,13 +432,8 @@ class RealtimeSession:
         self._queue(("hear", item_id, pcm, respond))
 
     def _hear(self, item_id: str, pcm: bytes, respond: bool) -> None:
-        samples = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768.0
-        self.engine.players()  # Whisper's prompt names the players
         try:
-            result = self.engine.transcription(
-                {"model": "whisper-tiny.en", "response_format": "json"},
-                encode_wav(samples, IN_RATE),
-            )
+            result = self._transcribe(pcm)
         except OfflineAPIError as exc:
             with self._lock:
                 self._waiting_response = self._waiting_response and not respond

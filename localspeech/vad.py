@@ -23,6 +23,7 @@ CONTEXT = 64
 WINDOW_MS = WINDOW * 1000 // VAD_RATE
 MIN_SPEECH_WINDOWS = 2  # a click or a cough of one window is not a turn
 NEGATIVE_MARGIN = 0.15  # speech ends below threshold - margin (as Silero's own segmenter)
+PAUSE_MS = 200  # a "paused" event this long into a silence: hearing may start before the end
 
 
 def _load_silero():
@@ -58,13 +59,14 @@ class TurnSettings:
 
 @dataclass(frozen=True)
 class VoiceEvent:
-    kind: str  # "started" | "stopped"
+    kind: str  # "started" | "paused" (speech may go on) | "stopped"
     ms: int  # on the input stream's clock: ms of audio appended since the session began
 
 
 class TurnDetector:
     """Feed PCM16 24 kHz bytes; get "started" (at the first speech window) and "stopped" (at
-    the end of the last speech window, once `silence_duration_ms` of silence followed it)."""
+    the end of the last speech window, once `silence_duration_ms` of silence followed it), and
+    before it "paused" (at the same time, after PAUSE_MS of that silence)."""
 
     def __init__(self, settings: TurnSettings, model: LazyModel = SILERO):
         import soxr
@@ -116,9 +118,12 @@ class TurnDetector:
             self._quiet = 0
             return None
         self._quiet += 1
-        if self._quiet * WINDOW_MS >= self.settings.silence_duration_ms:
+        quiet_ms, speech_end = self._quiet * WINDOW_MS, end_ms - self._quiet * WINDOW_MS
+        if quiet_ms >= self.settings.silence_duration_ms:
             self.speaking, self._run = False, 0
-            return VoiceEvent("stopped", end_ms - self._quiet * WINDOW_MS)
+            return VoiceEvent("stopped", speech_end)
+        if quiet_ms - WINDOW_MS < PAUSE_MS <= quiet_ms:
+            return VoiceEvent("paused", speech_end)
         return None
 
     def reset(self) -> None:

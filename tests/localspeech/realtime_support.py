@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openai
 import pytest
 
 from localspeech.engine import OfflineEngine
@@ -34,6 +35,13 @@ LONG_ANSWER = (
     "You can follow each one in the wallet. Large sums may be checked first. "
     "Support can speed up a late one. Write to us if it takes longer than a week."
 )
+
+
+def sdk(url: str, api_key: str = "offline") -> openai.AsyncOpenAI:
+    """The openai SDK client the live mode uses, on a `start_loopback()` URL."""
+    return openai.AsyncOpenAI(
+        api_key=api_key, base_url=url.replace("ws://", "http://"), websocket_base_url=url
+    )
 
 
 def realtime_tools() -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 
-import openai
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -23,6 +22,7 @@ from tests.localspeech.realtime_support import (
     realtime_tools,
     require_voice_detection,
     scripted,
+    sdk,
     silence,
     spoken,
 )
@@ -72,12 +72,6 @@ async def read_until(conn, kind: str, events: list[dict], timeout: float = 60.0)
         events.append(event)
         if event["type"] == kind:
             return event
-
-
-def sdk(url: str, api_key: str = "offline") -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        api_key=api_key, base_url=url.replace("ws://", "http://"), websocket_base_url=url
-    )
 
 
 async def configure(conn, events: list[dict]) -> None:
