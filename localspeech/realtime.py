@@ -49,7 +49,7 @@ from localspeech.realtime_events import (
     response_config,
     updated,
 )
-from localspeech.vad import IN_RATE, TurnDetector, TurnSettings
+from localspeech.vad import IN_RATE, WINDOW_MS, TurnDetector, TurnSettings
 from wavcodec import encode_wav
 
 log = logging.getLogger(__name__)
@@ -209,8 +209,9 @@ class RealtimeSession:
                     code="input_audio_buffer_full",
                     param="audio",
                 )
+            clock_ms = self._end_ms()  # where this audio begins on the stream clock
             self._buffer += pcm
-            detector = self._turn_detector()
+            detector = self._turn_detector(clock_ms)
         if detector is None:
             return
         for voice in detector.feed(pcm):
@@ -345,7 +346,7 @@ class RealtimeSession:
 
     # ---- turns ----------------------------------------------------------------------------
 
-    def _turn_detector(self) -> TurnDetector | None:
+    def _turn_detector(self, clock_ms: int) -> TurnDetector | None:
         if self.config.turn is None:
             return None
         if self._detector is None:
@@ -353,12 +354,13 @@ class RealtimeSession:
                 self._detector = self._make_detector(self.config.turn)
             except ModelUnavailable as exc:
                 self.config.turn = None  # commits still work by hand
+                log.warning("realtime session: no voice detection (%s)", exc)
                 raise RealtimeError(
-                    f"{exc} Turn detection is off; commit turns yourself.",
+                    "Voice detection is not installed here, so commit each turn yourself.",
                     code="vad_unavailable",
                     type="server_error",
                 ) from None
-            self._detector.windows = self._end_ms() // 32  # start its clock at ours
+            self._detector.windows = clock_ms // WINDOW_MS  # its clock starts at ours
         return self._detector
 
     def _speech_started(self, ms: int) -> None:

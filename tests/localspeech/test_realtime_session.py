@@ -126,7 +126,9 @@ def test_speech_then_silence_is_detected_committed_heard_and_answered(open_sessi
     assert heard["item_id"] == committed["item_id"]
     assert heard["transcript"] == "How many games did I play?"
     assert recorder.wait_for("response.function_call_arguments.done")["name"]
-    assert session.engine.stt.heard and session.engine.stt.heard[0] < speech_ms / 1000 + 1.0
+    # Heard once: the run started at the first pause is the one the commit uses.
+    assert len(session.engine.stt.heard) == 1
+    assert session.engine.stt.heard[0] < speech_ms / 1000 + 1.0
     assert recorder.contract_errors == []
 
 
@@ -296,3 +298,58 @@ def test_a_second_response_while_one_is_under_way_is_refused(open_session):
     assert recorder.wait_for("error")["error"]["code"] == "conversation_already_has_active_response"
     client(session, {"type": "response.cancel"})
     recorder.wait_for("response.done")
+
+
+def test_a_response_with_nothing_to_answer_fails_with_one_sentence(open_session):
+    session, recorder = open_session()
+    client(session, {"type": "response.create"})
+    done = recorder.wait_for("response.done")
+    assert done["response"]["status"] == "failed"
+    error = recorder.wait_for("error")["error"]
+    assert error["type"] == "server_error" and error["message"].endswith(".")
+    ask_by_text(session, "Hello there")  # the session goes on
+    completed = recorder.wait_for("response.done", after=recorder.index(done) + 1)
+    assert completed["response"]["status"] == "completed"
+    assert recorder.contract_errors == []
+
+
+def test_when_hearing_fails_the_turn_says_so_and_is_not_answered(open_session):
+    from localspeech.engine import OfflineEngine
+    from localspeech.loading import ModelUnavailable
+    from localspeech.stt import SpeechToText
+    from localspeech.tts import TextToSpeech
+    from tests.localspeech.doubles import ToneSpeaker
+
+    def missing():
+        raise ModelUnavailable("Offline speech recognition needs faster-whisper.")
+
+    deaf = OfflineEngine(stt=SpeechToText(loader=missing), tts=TextToSpeech(loader=ToneSpeaker))
+    session, recorder = open_session(engine=deaf, audio={"input": {"turn_detection": None}})
+    append(session, silence(0.5))
+    client(session, {"type": "input_audio_buffer.commit"})
+    failed = recorder.wait_for("conversation.item.input_audio_transcription.failed")
+    assert failed["error"]["message"] == "Offline speech recognition needs faster-whisper."
+    assert "response.created" not in recorder.types()
+    assert recorder.contract_errors == []
+
+
+def test_without_the_voice_detection_model_turns_are_committed_by_hand(open_session):
+    from localspeech.loading import ModelUnavailable
+    from tests.resilience.support import assert_one_sentence
+
+    def no_model(settings):
+        raise ModelUnavailable("Offline voice detection needs the onnxruntime package.")
+
+    recorder = Recorder()
+    session = RealtimeSession(scripted(), recorder, detector=no_model)
+    session.start()
+    try:
+        append(session, silence(0.2))
+        error = recorder.wait_for("error")["error"]
+        assert error["code"] == "vad_unavailable" and "commit" in error["message"]
+        assert_one_sentence(error["message"])
+        assert recorder.types().count("error") == 1  # said once, not for every chunk
+        client(session, {"type": "input_audio_buffer.commit"})
+        recorder.wait_for("conversation.item.input_audio_transcription.completed")
+    finally:
+        session.close()
