@@ -11,7 +11,9 @@ moment the chunk holding the last speech sample was sent (the speaker stopped) t
 * vad_s: -> `speech_stopped` (the silence the VAD waits for, `silence_duration_ms`);
 * heard_s: -> `...input_audio_transcription.completed` (Whisper);
 * call_s: -> the function call's `response.done` (routing);
-* first_audio_s: -> first answer audio (composing, the first phrase voiced).
+* first_audio_s: -> first answer audio (composing, the first phrase voiced);
+* cpu_s: the CPU time this process spent in between (all threads): on a shared machine the
+  wall-clock figures grow with the load (`load_average` is printed), this one much less.
 
     python -m bench.live_offline [--runs 5] [--silence-ms 500]
 """
@@ -61,6 +63,7 @@ async def one_turn(conn, pcm: bytes, end_s: float, silence_s: float) -> dict[str
     step = RATE * 2 * CHUNK_MS // 1000
     audio = pcm + bytes(int(RATE * silence_s) * 2)
     marks: dict[str, float] = {}
+    cpu = [0.0]
     reader = asyncio.create_task(_read(conn, marks))
     started = time.perf_counter()
     for n, start in enumerate(range(0, len(audio), step)):
@@ -68,14 +71,14 @@ async def one_turn(conn, pcm: bytes, end_s: float, silence_s: float) -> dict[str
             audio=base64.b64encode(audio[start : start + step]).decode("ascii")
         )
         if "end" not in marks and (start + step) / 2 / RATE >= end_s:
-            marks["end"] = time.perf_counter()
+            marks["end"], cpu[0] = time.perf_counter(), time.process_time()
         if reader.done():
             break
         # real-time pace: chunk n+1 is sent when the speaker would have said it
         await asyncio.sleep(max(0.0, started + (n + 1) * CHUNK_MS / 1000 - time.perf_counter()))
     await asyncio.wait_for(reader, 120)
-    end = marks.pop("end")
-    return {k: round(v - end, 3) for k, v in marks.items()}
+    end, cpu_s = marks.pop("end"), marks.pop("cpu") - cpu[0]
+    return {**{k: round(v - end, 3) for k, v in marks.items()}, "cpu_s": round(cpu_s, 3)}
 
 
 async def _read(conn, marks: dict[str, float]) -> None:
@@ -98,7 +101,7 @@ async def _read(conn, marks: dict[str, float]) -> None:
                     "output": json.dumps(output)})  # fmt: skip
             await conn.response.create()
         elif kind == "response.output_audio.delta" and "first_audio_s" not in marks:
-            marks["first_audio_s"] = now
+            marks["first_audio_s"], marks["cpu"] = now, time.process_time()
             await conn.response.cancel()  # the figure is taken: the next turn need not wait
         elif kind == "error" and event["error"].get("code") != "response_cancel_not_active":
             raise RuntimeError(event["error"]["message"])
@@ -129,15 +132,20 @@ async def measure(runs: int, silence_ms: int) -> dict[str, Any]:
                     "type": "server_vad", "silence_duration_ms": silence_ms}}}})  # fmt: skip
             said = [speech(engine, q) for q in QUESTIONS]
             await one_turn(conn, *said[0], silence_s=1.5)  # warm: first-run allocations
+            runs_before = engine.stt.transcriptions
             for n in range(runs):
                 engine.stt.forget()  # each turn is really heard
                 turns.append(await one_turn(conn, *said[n % len(said)], silence_s=1.5))
+        whisper_runs = engine.stt.transcriptions - runs_before
     finally:
         close()
     firsts = [t["first_audio_s"] for t in turns]
     return {
         "live_first_sound_s_median": round(median(firsts), 3),
+        "cpu_s_median": round(median([t["cpu_s"] for t in turns]), 3),
+        "load_average": os.getloadavg()[0],
         "silence_duration_ms": silence_ms,
+        "whisper_runs_per_turn": round(whisper_runs / max(1, runs), 2),
         "cpu_count": os.cpu_count(),
         "turns": turns,
     }
