@@ -238,3 +238,27 @@ def test_closing_the_loopback_server_closes_its_live_sessions(loopback):
         with pytest.raises(ConnectionClosed):
             while True:
                 ws.recv(timeout=10)
+
+
+def test_without_an_engine_start_loopback_shares_one_warming_engine(monkeypatch):
+    from localspeech import engine as engine_module
+    from localspeech import realtime_server
+
+    made = []
+
+    def make():
+        made.append(scripted())
+        return made[-1]
+
+    monkeypatch.setattr(engine_module, "OfflineEngine", make)
+    monkeypatch.setattr(realtime_server, "_default_engine", None)
+    first_url, first_close = start_loopback()
+    second_url, second_close = start_loopback()
+    try:
+        assert first_url != second_url and len(made) == 1  # models load once per process
+        with connect(f"{second_url}/realtime?model=m", open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+        assert made[0]._warm_thread is not None  # its models started loading at once
+    finally:
+        first_close()
+        second_close()
