@@ -104,7 +104,7 @@ def test_a_spoken_question_is_heard_answered_by_a_tool_and_spoken_then_interrupt
             assert answered["response"]["status"] == "completed"
 
             # Barge-in: a long answer, and the question said again over it.
-            for role, kind, text in (("assistant", "output_text", LONG_ANSWER),
+            for role, kind, text in (("assistant", "output_text", f"{LONG_ANSWER} {LONG_ANSWER}"),
                                      ("user", "input_text", "What did you just say?")):  # fmt: skip
                 await conn.conversation.item.create(
                     item={
