@@ -108,6 +108,8 @@ class RealtimeSession:
         self._early: threading.Thread | None = None  # hearing a turn at its first pause
         self._response: _Response | None = None
         self._waiting_response = False  # a response asked for and not yet done
+        self._turns = 0  # speech starts so far: a turn heard after a newer one began is not
+        # answered (the newer one is, with both in the conversation)
         self._jobs: queue.Queue = queue.Queue()
         self._worker = threading.Thread(target=self._work, name=f"realtime-{self.id}", daemon=True)
         self.closed = False
@@ -365,6 +367,7 @@ class RealtimeSession:
     def _speech_started(self, ms: int) -> None:
         item_id = new_id("item_")
         self._speech = (item_id, ms)
+        self._turns += 1
         response = self._response
         if response is not None and self.config.interrupt_response:
             self._finish(response, "cancelled", "turn_detected")
@@ -385,10 +388,7 @@ class RealtimeSession:
             {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id}
         )
         self._trim(ms)
-        respond = self.config.create_response and not self._waiting_response
-        if respond:
-            self._waiting_response = True
-        self._commit(item_id, segment, respond=respond)
+        self._commit(item_id, segment, respond=self.config.create_response)
 
     def _segment(self, end_ms: int) -> bytes:
         """The speech under way, from its padding before to a short tail after `end_ms`."""
@@ -429,14 +429,13 @@ class RealtimeSession:
         )
         self._add(items.user_audio(item_id), added_and_done=False)
         self._heard_s[item_id] = len(pcm) / (2 * IN_RATE)
-        self._queue(("hear", item_id, pcm, respond))
+        self._queue(("hear", item_id, pcm, respond, self._turns))
 
-    def _hear(self, item_id: str, pcm: bytes, respond: bool) -> None:
+    def _hear(self, item_id: str, pcm: bytes, respond: bool, turn: int) -> None:
         try:
             result = self._transcribe(pcm)
         except OfflineAPIError as exc:
             with self._lock:
-                self._waiting_response = self._waiting_response and not respond
                 error = {
                     "type": exc.type,
                     "code": exc.code or "transcription_failed",
@@ -474,8 +473,9 @@ class RealtimeSession:
                         "previous_item_id": self._before(item_id),
                     }
                 )
-            if respond and not transcript.strip():  # a cough or a door: nothing to answer
-                self._waiting_response = False
+            if not transcript.strip():  # a cough or a door: nothing to answer
+                return
+            if turn != self._turns:  # they spoke again meanwhile: answer that turn instead
                 return
         if respond:
             self._respond(self.config)

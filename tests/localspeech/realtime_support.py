@@ -52,12 +52,14 @@ def realtime_tools() -> list[dict[str, Any]]:
 class HearsAs(SpeechToText):
     """Hears any recording as the script it is given (the VAD, buffers and protocol are real)."""
 
-    def __init__(self, script: str):
+    def __init__(self, script: str, delay_s: float = 0.0):
         super().__init__({"GRV"}, loader=lambda: "scripted")
         self.script = script
+        self.delay_s = delay_s
         self.heard: list[float] = []  # seconds of each recording it was given
 
     def _run(self, wav: bytes) -> Transcript:
+        time.sleep(self.delay_s)
         self.heard.append(duration_s(wav))
         return Transcript(self.script, self.script, duration_s(wav), 1.0)
 
@@ -73,8 +75,13 @@ class SlowTone(ToneSpeaker):
         return super().wav(text)
 
 
-def scripted(script: str = "How many games did I play?", delay_s: float = 0.0) -> OfflineEngine:
-    return OfflineEngine(stt=HearsAs(script), tts=TextToSpeech(loader=lambda: SlowTone(delay_s)))
+def scripted(
+    script: str = "How many games did I play?", delay_s: float = 0.0, hear_s: float = 0.0
+) -> OfflineEngine:
+    """An engine that hears `script` (taking `hear_s`) and says each sentence after `delay_s`."""
+    return OfflineEngine(
+        stt=HearsAs(script, hear_s), tts=TextToSpeech(loader=lambda: SlowTone(delay_s))
+    )
 
 
 class Recorder:

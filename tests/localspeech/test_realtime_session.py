@@ -353,3 +353,19 @@ def test_without_the_voice_detection_model_turns_are_committed_by_hand(open_sess
         recorder.wait_for("conversation.item.input_audio_transcription.completed")
     finally:
         session.close()
+
+
+def test_a_turn_heard_after_the_next_one_began_is_answered_once_with_the_next(open_session):
+    require_voice_detection()
+    session, recorder = open_session(engine=scripted(hear_s=1.5))
+    question = spoken(QUESTION)
+    append(session, question + silence(0.7) + question + silence(0.7))
+    first = recorder.wait_for("conversation.item.input_audio_transcription.completed")
+    second = recorder.wait_for(
+        "conversation.item.input_audio_transcription.completed", after=recorder.index(first) + 1
+    )
+    done = recorder.wait_for("response.done")
+    assert recorder.types().count("input_audio_buffer.committed") == 2
+    assert recorder.types().count("response.created") == 1  # not one per turn, not none
+    assert recorder.index(second) < recorder.index(done)
+    assert recorder.contract_errors == []
