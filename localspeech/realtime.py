@@ -47,6 +47,7 @@ from localspeech.realtime_events import (
     client_item,
     object_of,
     response_config,
+    session_body,
     updated,
 )
 from localspeech.vad import IN_RATE, WINDOW_MS, TurnDetector, TurnSettings
@@ -118,7 +119,7 @@ class RealtimeSession:
 
     def start(self) -> None:
         self._worker.start()
-        self._emit({"type": "session.created", "session": self._session()})
+        self._event("session.created", session=self._session())
 
     def close(self) -> None:
         """The connection is gone: stop the answer being voiced and the worker."""
@@ -181,7 +182,7 @@ class RealtimeSession:
                 self._detector = None  # made again with the new settings
                 self._speech = None
             self.config = config
-            self._emit({"type": "session.updated", "session": self._session()})
+            self._event("session.updated", session=self._session())
 
     def _on_append(self, event: dict[str, Any]) -> None:
         audio = event.get("audio")
@@ -247,7 +248,7 @@ class RealtimeSession:
             self._speech = None
             if self._detector is not None:
                 self._detector.reset()
-            self._emit({"type": "input_audio_buffer.cleared"})
+            self._event("input_audio_buffer.cleared")
 
     def _on_item_create(self, event: dict[str, Any]) -> None:
         item = client_item(object_of(event.get("item"), "item"))
@@ -269,12 +270,12 @@ class RealtimeSession:
         item_id = self._item_id(event)
         with self._lock:
             self.items.pop(item_id)
-            self._emit({"type": "conversation.item.deleted", "item_id": item_id})
+            self._event("conversation.item.deleted", item_id=item_id)
 
     def _on_item_retrieve(self, event: dict[str, Any]) -> None:
         item_id = self._item_id(event)
         with self._lock:
-            self._emit({"type": "conversation.item.retrieved", "item": self.items[item_id]})
+            self._event("conversation.item.retrieved", item=self.items[item_id])
 
     def _on_truncate(self, event: dict[str, Any]) -> None:
         item_id = self._item_id(event)
@@ -307,13 +308,8 @@ class RealtimeSession:
             item = self.items.get(item_id)
             if item is not None:  # what the listener heard is what the conversation keeps
                 item["content"] = [{"type": "output_audio", "transcript": " ".join(heard)}]
-            self._emit(
-                {
-                    "type": "conversation.item.truncated",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "audio_end_ms": end_ms,
-                }
+            self._event(
+                "conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms
             )
 
     def _on_response_create(self, event: dict[str, Any]) -> None:
@@ -372,21 +368,13 @@ class RealtimeSession:
         if response is not None and self.config.interrupt_response:
             self._finish(response, "cancelled", "turn_detected")
         start = max(0, ms - self.config.turn.prefix_padding_ms)
-        self._emit(
-            {
-                "type": "input_audio_buffer.speech_started",
-                "audio_start_ms": start,
-                "item_id": item_id,
-            }
-        )
+        self._event("input_audio_buffer.speech_started", audio_start_ms=start, item_id=item_id)
 
     def _speech_stopped(self, ms: int) -> None:
         item_id = self._speech[0]
         segment = self._segment(ms)
         self._speech = None
-        self._emit(
-            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": ms, "item_id": item_id}
-        )
+        self._event("input_audio_buffer.speech_stopped", audio_end_ms=ms, item_id=item_id)
         self._trim(ms)
         self._commit(item_id, segment, respond=self.config.create_response)
 
@@ -420,13 +408,7 @@ class RealtimeSession:
 
     def _commit(self, item_id: str, pcm: bytes, respond: bool) -> None:
         previous = next(reversed(self.items), None)
-        self._emit(
-            {
-                "type": "input_audio_buffer.committed",
-                "previous_item_id": previous,
-                "item_id": item_id,
-            }
-        )
+        self._event("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
         self._add(items.user_audio(item_id), added_and_done=False)
         self._heard_s[item_id] = len(pcm) / (2 * IN_RATE)
         self._queue(("hear", item_id, pcm, respond, self._turns))
@@ -442,13 +424,11 @@ class RealtimeSession:
                     "message": str(exc),
                     "param": exc.param or "audio",
                 }
-                self._emit(
-                    {
-                        "type": "conversation.item.input_audio_transcription.failed",
-                        "item_id": item_id,
-                        "content_index": 0,
-                        "error": error,
-                    }
+                self._event(
+                    "conversation.item.input_audio_transcription.failed",
+                    item_id=item_id,
+                    content_index=0,
+                    error=error,
                 )
             return
         transcript = result["text"]
@@ -456,22 +436,16 @@ class RealtimeSession:
             item = self.items.get(item_id)
             if item is not None:
                 item["content"] = [{"type": "input_audio", "transcript": transcript}]
-            self._emit(
-                {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "transcript": transcript,
-                    "usage": {"type": "duration", "seconds": result["usage"]["seconds"]},
-                }
+            self._event(
+                "conversation.item.input_audio_transcription.completed",
+                item_id=item_id,
+                content_index=0,
+                transcript=transcript,
+                usage={"type": "duration", "seconds": result["usage"]["seconds"]},
             )
             if item is not None:
-                self._emit(
-                    {
-                        "type": "conversation.item.done",
-                        "item": item,
-                        "previous_item_id": self._before(item_id),
-                    }
+                self._event(
+                    "conversation.item.done", item=item, previous_item_id=self._before(item_id)
                 )
             if not transcript.strip():  # a cough or a door: nothing to answer
                 return
@@ -489,11 +463,8 @@ class RealtimeSession:
             if self.closed:
                 return
             self._response = response
-            self._emit(
-                {
-                    "type": "response.created",
-                    "response": self._response_body(response, "in_progress", None),
-                }
+            self._event(
+                "response.created", response=self._response_body(response, "in_progress", None)
             )
             history = list(self.items.values())
         response.messages = items.chat_messages(config.instructions, history)
@@ -525,39 +496,31 @@ class RealtimeSession:
                 item_id, call_id = new_id("item_"), new_id("call_")
                 name, arguments = function.get("name", ""), function.get("arguments", "{}")
                 where = {"response_id": response.id, "item_id": item_id, "output_index": index}
-                self._emit(
-                    {
-                        "type": "response.output_item.added",
-                        "response_id": response.id,
-                        "output_index": index,
-                        "item": items.function_call(item_id, call_id, name, "", "in_progress"),
-                    }
+                self._event(
+                    "response.output_item.added",
+                    response_id=response.id,
+                    output_index=index,
+                    item=items.function_call(item_id, call_id, name, "", "in_progress"),
                 )
-                self._emit(
-                    {
-                        "type": "response.function_call_arguments.delta",
-                        **where,
-                        "call_id": call_id,
-                        "delta": arguments,
-                    }
+                self._event(
+                    "response.function_call_arguments.delta",
+                    **where,
+                    call_id=call_id,
+                    delta=arguments,
                 )
-                self._emit(
-                    {
-                        "type": "response.function_call_arguments.done",
-                        **where,
-                        "call_id": call_id,
-                        "name": name,
-                        "arguments": arguments,
-                    }
+                self._event(
+                    "response.function_call_arguments.done",
+                    **where,
+                    call_id=call_id,
+                    name=name,
+                    arguments=arguments,
                 )
                 item = items.function_call(item_id, call_id, name, arguments, "completed")
-                self._emit(
-                    {
-                        "type": "response.output_item.done",
-                        "response_id": response.id,
-                        "output_index": index,
-                        "item": item,
-                    }
+                self._event(
+                    "response.output_item.done",
+                    response_id=response.id,
+                    output_index=index,
+                    item=item,
                 )
                 self._add(item, added_and_done=True)
                 response.output.append(item)
@@ -571,13 +534,11 @@ class RealtimeSession:
             if response.closed:
                 return
             response.message = items.assistant(item_id, "in_progress", None, response.audio)
-            self._emit(
-                {
-                    "type": "response.output_item.added",
-                    "response_id": response.id,
-                    "output_index": 0,
-                    "item": response.message,
-                }
+            self._event(
+                "response.output_item.added",
+                response_id=response.id,
+                output_index=0,
+                item=response.message,
             )
             self._add(dict(response.message), added_and_done=False)
             part = (
@@ -585,14 +546,10 @@ class RealtimeSession:
                 if response.audio
                 else {"type": "text", "text": ""}
             )
-            self._emit(
-                {"type": "response.content_part.added", **self._where(response), "part": part}
-            )
+            self._event("response.content_part.added", **self._where(response), part=part)
             if not response.audio:
                 response.said = len(response.sentences)
-                self._emit(
-                    {"type": "response.output_text.delta", **self._where(response), "delta": text}
-                )
+                self._event("response.output_text.delta", **self._where(response), delta=text)
                 self._finish(response, "completed")
                 return
             self._spoken[item_id] = response
@@ -612,23 +569,19 @@ class RealtimeSession:
         where = self._where(response)
         if n >= response.said:  # a sentence's words go just before its sound
             words = " ".join(response.sentences[response.said : n + 1])
-            self._emit(
-                {
-                    "type": "response.output_audio_transcript.delta",
-                    **where,
-                    "delta": (" " if response.said else "") + words,
-                }
+            self._event(
+                "response.output_audio_transcript.delta",
+                **where,
+                delta=(" " if response.said else "") + words,
             )
             response.starts_ms += [response.audio_bytes // BYTES_PER_MS] * (n + 1 - response.said)
             response.said = n + 1
         for start in range(0, len(pcm), AUDIO_DELTA_BYTES):
             chunk = pcm[start : start + AUDIO_DELTA_BYTES]
-            self._emit(
-                {
-                    "type": "response.output_audio.delta",
-                    **where,
-                    "delta": base64.b64encode(chunk).decode("ascii"),
-                }
+            self._event(
+                "response.output_audio.delta",
+                **where,
+                delta=base64.b64encode(chunk).decode("ascii"),
             )
             response.audio_bytes += len(chunk)
 
@@ -647,44 +600,31 @@ class RealtimeSession:
         if response.message is not None:
             where = self._where(response)
             if response.audio:
-                self._emit({"type": "response.output_audio.done", **where})
-                self._emit(
-                    {"type": "response.output_audio_transcript.done", **where, "transcript": said}
-                )
+                self._event("response.output_audio.done", **where)
+                self._event("response.output_audio_transcript.done", **where, transcript=said)
                 part = {"type": "audio", "transcript": said}
             else:
-                self._emit({"type": "response.output_text.done", **where, "text": said})
+                self._event("response.output_text.done", **where, text=said)
                 part = {"type": "text", "text": said}
-            self._emit({"type": "response.content_part.done", **where, "part": part})
+            self._event("response.content_part.done", **where, part=part)
             done = "completed" if status == "completed" else "incomplete"
             item = items.assistant(response.message["id"], done, said, response.audio)
             response.message = item
             response.output.append(item)
-            self._emit(
-                {
-                    "type": "response.output_item.done",
-                    "response_id": response.id,
-                    "output_index": 0,
-                    "item": item,
-                }
+            self._event(
+                "response.output_item.done", response_id=response.id, output_index=0, item=item
             )
             if item["id"] in self.items:
                 self.items[item["id"]] = item
-                self._emit(
-                    {
-                        "type": "conversation.item.done",
-                        "item": item,
-                        "previous_item_id": self._before(item["id"]),
-                    }
+                self._event(
+                    "conversation.item.done", item=item, previous_item_id=self._before(item["id"])
                 )
         details: dict[str, Any] = {"type": status}
         if reason:
             details["reason"] = reason
         if error:
             details["error"] = error
-        self._emit(
-            {"type": "response.done", "response": self._response_body(response, status, details)}
-        )
+        self._event("response.done", response=self._response_body(response, status, details))
         if self._response is response:
             self._response = None
         self._waiting_response = False
@@ -758,6 +698,9 @@ class RealtimeSession:
 
     # ---- helpers --------------------------------------------------------------------------
 
+    def _event(self, kind: str, **fields: Any) -> None:
+        self._emit({"type": kind, **fields})
+
     def _emit(self, event: dict[str, Any]) -> None:
         with self._lock:
             if self.closed:
@@ -765,17 +708,15 @@ class RealtimeSession:
             self._send({"event_id": new_id("event_"), **event})
 
     def _error(self, exc: RealtimeError, client_event_id: str | None) -> None:
-        self._emit(
-            {
-                "type": "error",
-                "error": {
-                    "type": exc.type,
-                    "code": exc.code,
-                    "message": str(exc),
-                    "param": exc.param,
-                    "event_id": client_event_id,
-                },
-            }
+        self._event(
+            "error",
+            error={
+                "type": exc.type,
+                "code": exc.code,
+                "message": str(exc),
+                "param": exc.param,
+                "event_id": client_event_id,
+            },
         )
 
     def _add(self, item: dict[str, Any], *, added_and_done: bool) -> None:
@@ -785,11 +726,9 @@ class RealtimeSession:
             old, _ = self.items.popitem(last=False)
             self._heard_s.pop(old, None)
             self._spoken.pop(old, None)
-        self._emit({"type": "conversation.item.added", "item": item, "previous_item_id": previous})
+        self._event("conversation.item.added", item=item, previous_item_id=previous)
         if added_and_done:
-            self._emit(
-                {"type": "conversation.item.done", "item": item, "previous_item_id": previous}
-            )
+            self._event("conversation.item.done", item=item, previous_item_id=previous)
 
     def _before(self, item_id: str) -> str | None:
         keys = list(self.items)
@@ -829,39 +768,7 @@ class RealtimeSession:
             self._buffer_start_ms += drop // BYTES_PER_MS
 
     def _session(self) -> dict[str, Any]:
-        c = self.config
-        turn = None
-        if c.turn is not None:
-            turn = {
-                "type": "server_vad",
-                "threshold": c.turn.threshold,
-                "prefix_padding_ms": c.turn.prefix_padding_ms,
-                "silence_duration_ms": c.turn.silence_duration_ms,
-                "create_response": c.create_response,
-                "interrupt_response": c.interrupt_response,
-                "idle_timeout_ms": None,
-            }
-        pcm = {"type": "audio/pcm", "rate": IN_RATE}
-        return {
-            "type": "realtime",
-            "id": self.id,
-            "object": "realtime.session",
-            "model": self.model,
-            "expires_at": self.created + SESSION_TTL_S,
-            "output_modalities": list(c.output_modalities),
-            "instructions": c.instructions,
-            "audio": {
-                "input": {
-                    "format": pcm,
-                    "transcription": {"model": "whisper-tiny.en"},
-                    "turn_detection": turn,
-                },
-                "output": {"format": pcm, "voice": c.voice, "speed": 1.0},
-            },
-            "tools": list(c.tools),
-            "tool_choice": c.tool_choice,
-            "max_output_tokens": "inf",
-        }
+        return session_body(self.config, self.id, self.model, self.created + SESSION_TTL_S)
 
 
 # ---- reading client events -----------------------------------------------------------------

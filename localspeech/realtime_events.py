@@ -257,3 +257,39 @@ def client_item(item: dict[str, Any]) -> dict[str, Any]:
     raise RealtimeError(
         "item.type must be message, function_call or function_call_output.", param="item.type"
     )
+
+
+def session_body(c: Config, session_id: str, model: str, expires_at: int) -> dict[str, Any]:
+    """The `session` of `session.created` and `session.updated`."""
+    turn = None
+    if c.turn is not None:
+        turn = {
+            "type": "server_vad",
+            "threshold": c.turn.threshold,
+            "prefix_padding_ms": c.turn.prefix_padding_ms,
+            "silence_duration_ms": c.turn.silence_duration_ms,
+            "create_response": c.create_response,
+            "interrupt_response": c.interrupt_response,
+            "idle_timeout_ms": None,
+        }
+    pcm = {"type": "audio/pcm", "rate": IN_RATE}
+    return {
+        "type": "realtime",
+        "id": session_id,
+        "object": "realtime.session",
+        "model": model,
+        "expires_at": expires_at,
+        "output_modalities": list(c.output_modalities),
+        "instructions": c.instructions,
+        "audio": {
+            "input": {
+                "format": pcm,
+                "transcription": {"model": "whisper-tiny.en"},
+                "turn_detection": turn,
+            },
+            "output": {"format": pcm, "voice": c.voice, "speed": 1.0},
+        },
+        "tools": list(c.tools),
+        "tool_choice": c.tool_choice,
+        "max_output_tokens": "inf",
+    }
