@@ -204,7 +204,14 @@ class RealtimeSession:
             )
         limit_ms = int(self.engine.max_recording_s * 1000)
         with self._lock:
-            if (len(self._buffer) + len(pcm)) // BYTES_PER_MS > limit_ms:
+            full = (len(self._buffer) + len(pcm)) // BYTES_PER_MS > limit_ms
+            if full and self._speech is not None and self._detector is not None:
+                # Speech (or a noise taken for it) longer than can be heard at once: the turn
+                # ends here, as OpenAI ends one at its own limit, rather than refusing audio.
+                self._speech_stopped(self._end_ms())
+                self._detector.reset()
+                full = (len(self._buffer) + len(pcm)) // BYTES_PER_MS > limit_ms
+            if full:
                 raise RealtimeError(
                     f"The input audio buffer holds at most {limit_ms // 1000} seconds; "
                     "commit or clear it.",

@@ -105,7 +105,7 @@ class _Link:
     def send_event(self, event: dict[str, Any]) -> None:
         data = json.dumps(event, ensure_ascii=False)
         with self.lock:
-            if not self.open:
+            if not self.open or self.protocol.state is not OPEN:  # closing: nothing more
                 return
             self.protocol.send_text(data.encode("utf-8"))
             self._flush_locked()

@@ -27,7 +27,11 @@ from tests.localspeech.realtime_support import (
     spoken,
 )
 
-pytestmark = pytest.mark.timeout(120)
+# A worker thread that dies (an event sent on a closing socket, ...) fails the test.
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"),
+]
 SUMMARY = {"ok": True, "summary": "Maria's games.",
            "data": {"user_name": "maria", "games": [{"game": "chess", "games_played": 12}]}}  # fmt: skip
 

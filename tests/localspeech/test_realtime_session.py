@@ -21,7 +21,11 @@ from tests.localspeech.realtime_support import (
     spoken,
 )
 
-pytestmark = pytest.mark.timeout(120)
+# A worker thread that dies (an event sent on a closing socket, ...) fails the test.
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"),
+]
 QUESTION = "How many games did I play last week?"
 SUMMARY = {
     "ok": True,

@@ -5,6 +5,7 @@ holding the server; every refusal is one plain sentence."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import time
@@ -20,18 +21,29 @@ from websockets.uri import parse_uri
 
 from localspeech import realtime_server, server
 from localspeech.realtime_server import start_loopback
-from tests.localspeech.realtime_support import scripted
+from tests.localspeech.realtime_support import (
+    CHUNK_MS,
+    RATE,
+    require_voice_detection,
+    scripted,
+    silence,
+    spoken,
+)
 from tests.resilience.support import assert_one_sentence
 
-pytestmark = pytest.mark.timeout(120)
+# A worker thread that dies (an event sent on a closing socket, ...) fails the test.
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"),
+]
 
 
 @pytest.fixture
 def loopback():
     closers = []
 
-    def start():
-        url, close = start_loopback(scripted())
+    def start(engine=None):
+        url, close = start_loopback(engine or scripted())
         closers.append(close)
         return f"{url}/realtime?model=gpt-realtime"
 
@@ -193,3 +205,40 @@ def _can_open(url: str) -> bool:
             return json.loads(ws.recv(timeout=5))["type"] == "session.created"
     except (InvalidStatus, OSError, ConnectionClosed, TimeoutError):
         return False
+
+
+def test_speech_longer_than_can_be_heard_at_once_is_cut_into_turns_not_refused(loopback):
+    require_voice_detection()
+    engine = scripted()
+    engine.max_recording_s = 3.0
+    talk = spoken("I want to report that the poker game keeps freezing and crashing every night")
+    audio = talk + talk + talk + silence(1.0)  # ~12 s of speech without a long pause
+    step = RATE * 2 * CHUNK_MS // 1000
+    with opened(loopback(engine)) as ws:
+        for start in range(0, len(audio), step):
+            chunk = base64.b64encode(audio[start : start + step]).decode("ascii")
+            ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
+        seen: list[str] = []
+        while "conversation.item.input_audio_transcription.completed" not in seen:
+            seen.append(json.loads(ws.recv(timeout=60))["type"])
+        assert "error" not in seen
+        assert seen.count("input_audio_buffer.committed") >= 1
+    assert engine.stt.heard and all(seconds <= 3.0 for seconds in engine.stt.heard)
+
+
+def test_a_client_that_closes_mid_answer_ends_the_answer_quietly(loopback, monkeypatch):
+    monkeypatch.setattr(server, "MAX_SESSIONS", 1)
+    engine = scripted(delay_s=0.3)
+    url = loopback(engine)
+    with opened(url) as ws:
+        for role, kind, text in (
+            ("assistant", "output_text", "One. Two. Three. Four. Five. Six. Seven. Eight."),
+            ("user", "input_text", "What did you just say?"),
+        ):
+            item = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+            ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
+        ws.send(json.dumps({"type": "response.create"}))
+        while json.loads(ws.recv(timeout=30))["type"] != "response.output_audio.delta":
+            pass
+    time.sleep(1.5)  # the voice goes on with the next sentences: nothing may be sent, or fail
+    assert wait_until(lambda: _can_open(url))
