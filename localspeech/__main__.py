@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"VoiceDesk offline engine on http://{host}:{port}/v1 (Ctrl+C stops it{needs})", flush=True
     )
+    print(f"Live sessions (Realtime WebSocket): ws://{host}:{port}/v1/realtime", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

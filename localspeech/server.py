@@ -10,7 +10,8 @@ program or a web page in the agent's browser. In the order a request meets them:
 * a browser's Origin must too (a page may post a form or text/plain without asking first);
 * the bearer key, when one is set;
 * one plain Content-Length within the path's limit, checked before the body is read;
-* then `http_api`: media type, body shape and size, field types.
+* then `http_api`: media type, body shape and size, field types; or, for `GET /v1/realtime`
+  with a WebSocket upgrade, `realtime_server` (at most MAX_SESSIONS live sessions at once).
 
 Every refusal is a 4xx (503 for "busy") with an OpenAI-shaped error body. uvicorn (installed
 with Streamlit) was considered: its asyncio gains nothing for an engine whose work is synchronous,
@@ -34,6 +35,13 @@ from urllib.parse import urlsplit
 from localspeech.engine import OfflineEngine
 from localspeech.http_api import JSON, body_limit, dispatch, too_large
 from localspeech.protocol import OfflineAPIError
+from localspeech.realtime_server import (
+    MAX_SESSIONS,
+    is_realtime,
+    serve_websocket,
+    session_limit,
+    upgrade_refusal,
+)
 
 log = logging.getLogger(__name__)
 MAX_CONNECTIONS = 8  # threads; the engine's work is CPU-bound on a desk machine's few cores
@@ -73,6 +81,8 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address, handler) -> None:
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.realtime_slots = threading.BoundedSemaphore(MAX_SESSIONS)
+        self.realtime_links: set = set()  # open live sessions, closed with the server
         super().__init__(address, handler)
 
     def process_request(self, request, client_address) -> None:
@@ -171,14 +181,14 @@ def _handler(engine: OfflineEngine, api_key: str | None, hosts: frozenset[str]) 
             self._handle()
 
         def _handle(self) -> None:
+            if is_realtime(self.path):
+                self._realtime()
+                return
             try:
                 body = self._checked_body()
             except OfflineAPIError as exc:
                 self.close_connection = True  # an unread body may follow on this connection
-                extra = (
-                    {"WWW-Authenticate": 'Bearer realm="voicedesk"'} if exc.status == 401 else {}
-                )
-                self._send(exc.status, JSON, json.dumps(exc.body()).encode(), extra)
+                self._refuse(exc)
                 return
             if body is None:  # the client went away mid-body
                 self.close_connection = True
@@ -191,11 +201,38 @@ def _handler(engine: OfflineEngine, api_key: str | None, hosts: frozenset[str]) 
             else:
                 self._send_events(status, content_type, payload)
 
-        def _checked_body(self) -> bytes | None:
+        def _realtime(self) -> None:
+            """The WebSocket upgrade: the same checks as any request, then one live session."""
+            self.close_connection = True
+            try:
+                self._check_access()
+                refusal = upgrade_refusal(self.headers)
+                if refusal is not None:
+                    raise refusal
+                if not self.server.realtime_slots.acquire(blocking=False):
+                    raise session_limit()
+            except OfflineAPIError as exc:
+                self._refuse(exc)
+                return
+            try:
+                serve_websocket(self, engine, self.server.realtime_links)
+            finally:
+                self.server.realtime_slots.release()
+
+        def _refuse(self, exc: OfflineAPIError) -> None:
+            extra = {"WWW-Authenticate": 'Bearer realm="voicedesk"'} if exc.status == 401 else {}
+            if exc.status == 503:
+                extra["Retry-After"] = "1"
+            self._send(exc.status, JSON, json.dumps(exc.body()).encode(), extra)
+
+        def _check_access(self) -> None:
             _check_host(self.headers.get_all("host") or [], hosts)
             _check_origin(self.headers.get("origin"), hosts)
             if api_key is not None:
                 _check_key(self.headers.get("authorization") or "", api_key)
+
+        def _checked_body(self) -> bytes | None:
+            self._check_access()
             length = _content_length(self.command, self.headers)
             limit = body_limit(self.path)
             if length > limit:

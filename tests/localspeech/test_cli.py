@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx2
+from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +24,10 @@ def test_serve_prints_its_address_and_answers_on_it():
         line = server.stdout.readline()
         assert line.startswith("VoiceDesk offline engine on http://127.0.0.1:"), line
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        live = server.stdout.readline().rsplit(" ", 1)[1].strip()
+        assert live == url.replace("http://", "ws://") + "/realtime"
+        with connect(f"{live}?model=voicedesk-offline", open_timeout=30) as ws:
+            assert json.loads(ws.recv(timeout=30))["type"] == "session.created"
         with httpx2.Client(timeout=30) as http:
             models = http.get(f"{url}/models").json()
             assert "voicedesk-offline" in [m["id"] for m in models["data"]]

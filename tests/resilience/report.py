@@ -25,6 +25,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_voicelive_faults": "Azure AI Voice Live",
     "test_cascade_faults": "Cascade mode faults",
     "test_live_faults": "Live mode faults",
+    "test_offline_realtime": "Offline realtime",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"
 MAX_CASES_SHOWN = 12
