@@ -157,7 +157,7 @@ class AzureSpeechSynthesizer:
                         sent += cut
                         yield data[:cut]
         except httpx.HTTPError as exc:
-            raise wire.transport_fault(exc) from None
+            raise wire.transport_fault(exc, midway=sent > 0) from None
         if not sent:
             raise TurnError(
                 "Azure AI Speech returned no audio for this answer; try again.",

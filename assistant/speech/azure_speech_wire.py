@@ -66,8 +66,8 @@ class Connection:
             raise TurnError(
                 "VoiceDesk could not sign in to Azure AI Speech with Entra ID; sign in "
                 "(az login or a managed identity) or set AZURE_SPEECH_KEY.",
-                code="auth", unreachable=False,
-            ) from None  # fmt: skip
+                code="auth",
+            ) from None
         return {"Authorization": f"Bearer {token}"}
 
 
@@ -158,9 +158,13 @@ def status_fault(response: httpx.Response, connection: Connection, part: str) ->
     )
 
 
-def transport_fault(exc: Exception) -> TurnError:
-    """No answer at all: timed out, refused, cut off."""
+def transport_fault(exc: Exception, *, midway: bool = False) -> TurnError:
+    """No answer, or half of one: timed out, refused, cut off (`midway`: after some audio)."""
     log.warning("Azure AI Speech could not be reached: %s", type(exc).__name__)
+    if midway:
+        return TurnError(
+            "Azure AI Speech stopped partway through the answer; try again.", code="cut_off"
+        )
     if isinstance(exc, httpx.TimeoutException):
         return TurnError(
             "Azure AI Speech took too long to answer; try again.", code="timeout", unreachable=True
