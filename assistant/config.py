@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         "default",
         pattern=r"^(default|x-slow|slow|medium|fast|x-fast|[+-]?\d{1,3}(\.\d+)?%|\d(\.\d+)?)$",
     )
-    # Speech-to-text API: short audio (up to 60 s), fast transcription, or auto (short under 60 s)
+    # Speech-to-text API: short audio (up to 60 s), fast transcription, or auto (short up to 60 s)
     voicedesk_azure_stt: Literal["auto", "short", "fast"] = "auto"
 
     @field_validator("azure_speech_region", mode="before")

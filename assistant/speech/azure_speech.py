@@ -2,7 +2,7 @@
 
 Hearing: short audio (a 16 kHz mono WAV, up to 60 s, answered with `RecognitionStatus` and
 `DisplayText`) or fast transcription (multipart `audio` + `definition`, answered with
-`combinedPhrases`); VOICEDESK_AZURE_STT chooses, "auto" takes short audio under 60 s.
+`combinedPhrases`); VOICEDESK_AZURE_STT chooses, "auto" takes short audio up to 60 s.
 Speaking: SSML to `/cognitiveservices/v1` in `raw-24khz-16bit-mono-pcm`, yielded as the body
 arrives. Every failure is a TurnError with one sentence (azure_speech_wire.py); the key, the
 customer's words and the answer's words are never logged.
@@ -62,7 +62,15 @@ class AzureSpeechTranscriber:
         except AudioError as exc:
             raise TurnError(exc.sentence, code="bad_audio", retryable=False) from None
         seconds = len(samples) / STT_RATE
-        if self.api == "fast" or (self.api == "auto" and seconds >= SHORT_AUDIO_LIMIT_S):
+        too_long = seconds > SHORT_AUDIO_LIMIT_S
+        if too_long and self.api == "short":
+            raise TurnError(
+                "The question is longer than the 60 seconds Azure AI Speech short audio takes; "
+                "please ask it more briefly, or set VOICEDESK_AZURE_STT to auto.",
+                code="too_long",
+                retryable=False,
+            )
+        if self.api == "fast" or too_long:
             text = self._fast(encode_wav(samples, STT_RATE))
         else:
             text = self._short(encode_wav(samples, STT_RATE))
@@ -220,7 +228,7 @@ def synthesizer(settings: Settings) -> AzureSpeechSynthesizer:
 
 def stt_api_label(settings: Settings) -> str:
     return {
-        "auto": "short audio under 60 s, fast transcription above",
+        "auto": "short audio up to 60 s, fast transcription above",
         "short": "short audio",
         "fast": "fast transcription",
     }[settings.voicedesk_azure_stt]

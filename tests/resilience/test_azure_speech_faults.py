@@ -98,6 +98,9 @@ FAULTS = [
           r"could not read; try again"),
     Fault("unreadable fast transcription", "hear-fast",
           lambda d: d.fail(FAST, 200, body=b'{"combinedPhrases": "x"}'), r"could not read"),
+    Fault("over a minute for short audio only", "hear", lambda d: None,
+          r"longer than the 60 seconds .* set VOICEDESK_AZURE_STT to auto",
+          recording=wav(pcm16(speech_like(61.0, 8000)), rate=8000)),
     Fault("broken audio", "hear", lambda d: None, r"damaged and cannot be read",
           recording=b"RIFF\x10\x00\x00\x00WAVEjunk"),
 ]  # fmt: skip
