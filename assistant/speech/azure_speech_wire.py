@@ -94,7 +94,7 @@ def connect(settings: Settings, token_provider: TokenProvider | None = None) -> 
         token_provider = entra_token_provider()
     timeout = httpx.Timeout(settings.voicedesk_request_timeout, connect=5.0)
     return Connection(
-        stt, tts, api, key or None, token_provider, httpx.Client(timeout=timeout, trust_env=False)
+        stt, tts, api, key or None, token_provider, httpx.Client(timeout=timeout)
     )
 
 

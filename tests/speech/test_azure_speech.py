@@ -273,3 +273,15 @@ def test_neither_the_key_nor_the_words_reach_the_log(speech_double, settings_for
     logged = caplog.text
     for secret in (KEY, speech_double.transcript, "swordfish"):
         assert secret not in logged
+
+
+def test_without_speech_settings_the_parts_say_in_one_sentence_what_to_set(tmp_path, monkeypatch):
+    from tests.resilience.support import assert_one_sentence
+
+    isolate_env(monkeypatch)
+    settings = make_settings(tmp_path)
+    for build in (azure_speech.transcriber, azure_speech.synthesizer):
+        with pytest.raises(ConfigError) as caught:
+            build(settings)
+        assert_one_sentence(str(caught.value))
+        assert "AZURE_SPEECH_KEY" in str(caught.value)
