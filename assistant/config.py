@@ -106,6 +106,54 @@ class Settings(BaseSettings):
     voicedesk_voicelive_model: str | None = None
     voicedesk_voicelive_voice: str = "en-US-Ava:DragonHDLatestNeural"
     voicedesk_prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # Azure AI Speech (cascade mode)
+    # A key with its region, or (for Entra ID, when no key is set) the resource's custom domain
+    # https://NAME.cognitiveservices.azure.com; an endpoint is used with a key too when set.
+    azure_speech_key: SecretStr | None = None
+    azure_speech_region: str | None = None
+    azure_speech_endpoint: str | None = None
+    voicedesk_speech_language: str = Field(
+        "en-US", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
+    )
+    voicedesk_azure_voice: str = Field(
+        "en-US-JennyMultilingualNeural", pattern=r"^[A-Za-z]{2,3}-[A-Za-z0-9:._-]{2,120}$"
+    )
+    # SSML prosody rate: "default", a word (x-slow .. x-fast), a change ("+10%") or a factor ("1.2")
+    voicedesk_speech_rate: str = Field(
+        "default",
+        pattern=r"^(default|x-slow|slow|medium|fast|x-fast|[+-]?\d{1,3}(\.\d+)?%|\d(\.\d+)?)$",
+    )
+    # Speech-to-text API: short audio (up to 60 s), fast transcription, or auto (short up to 60 s)
+    voicedesk_azure_stt: Literal["auto", "short", "fast"] = "auto"
+
+    @field_validator("azure_speech_region", mode="before")
+    @classmethod
+    def _speech_region(cls, value: Any) -> Any:
+        """'West Europe' and 'westeurope' name one region; blank is unset."""
+        if isinstance(value, str):
+            value = value.strip().lower().replace(" ", "")
+            if value and not re.fullmatch(r"[a-z0-9]+", value):
+                raise ValueError("a region is a word like westeurope or eastus")
+            return value or None
+        return value
+
+    @field_validator("azure_speech_endpoint", mode="before")
+    @classmethod
+    def _speech_endpoint(cls, value: Any) -> Any:
+        """The resource's address alone: no user, password or query that could hold a secret."""
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            if not value:
+                return None
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("it must be like https://NAME.cognitiveservices.azure.com")
+            if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise ValueError("it must use https (plain http only on this machine)")
+            if parts.username or parts.password or parts.query or parts.fragment:
+                raise ValueError("give the resource's address alone, without user, key or query")
+        return value
+
     voicedesk_keep_audio: bool = False  # write recordings and replies to the data dir
     # `python -m localspeech serve`: a bearer key it requires (none: loopback is the guard),
     # and host names besides localhost that its Host header may name (comma-separated)

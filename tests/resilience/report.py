@@ -26,6 +26,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_cascade_faults": "Cascade mode faults",
     "test_live_faults": "Live mode faults",
     "test_offline_realtime": "Offline realtime",
+    "test_azure_speech_faults": "Azure AI Speech faults",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"
 MAX_CASES_SHOWN = 12
