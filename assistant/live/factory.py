@@ -117,7 +117,9 @@ def _local(settings: Settings, words: faults.Words) -> Connect:
     def server_url() -> str:
         with _LOCAL_LOCK:
             if "ws_url" not in _LOCAL:
-                _LOCAL["ws_url"], _LOCAL["close"] = start_loopback()
+                from localspeech.client import shared_engine  # the models the process has
+
+                _LOCAL["ws_url"], _LOCAL["close"] = start_loopback(shared_engine(settings))
             return str(_LOCAL["ws_url"])
 
     async def connect() -> Upstream:
