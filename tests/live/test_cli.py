@@ -52,8 +52,15 @@ def test_live_answers_each_recording_in_one_session_as_json(realtime_double, tmp
 
 
 def test_live_without_keys_or_the_local_realtime_server_is_one_sentence(tmp_path):
-    done = run_cli("live", _recording(tmp_path / "q.wav"),
-                   env=cli_env(VOICEDESK_DATA_DIR=str(tmp_path / "data")))  # fmt: skip
+    # An install without the local engine's realtime server (localspeech/realtime_server.py)
+    # says so; with it, tests/localspeech/test_live_cli.py answers with the local engine.
+    blocker = tmp_path / "no_local_realtime"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['localspeech.realtime_server'] = None\n", encoding="utf-8"
+    )
+    env = cli_env(VOICEDESK_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(blocker))
+    done = run_cli("live", _recording(tmp_path / "q.wav"), env=env)
     assert done.returncode != 0 and done.stdout == ""
     assert_one_sentence(done.stderr.strip())
     assert "realtime server" in done.stderr

@@ -295,7 +295,9 @@ def test_offline_live_reaches_the_local_realtime_server_through_the_same_upstrea
     replies = run(scenario())
     assert [r.transcript for r in replies] == ["Hello from this machine.", "Still here."]
     assert replies[0].provider == "offline" and replies[0].usage.cost_usd == 0
-    assert started == [None]
+    from localspeech.client import shared_engine
+
+    assert started == [shared_engine()], "the process's own engine: one set of models"
     assert realtime_double.paths[0] == "/v1/realtime?model=voicedesk-offline"
     assert "sk-cloud-secret" not in realtime_double.headers[0]["Authorization"]
 
