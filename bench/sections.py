@@ -42,6 +42,10 @@ QUICK_SKIPS_FIRST_SOUND = (
     "not run by --quick: two page servers load the offline speech models, two minutes or more "
     "on 2 cores (python -m bench --only first_sound runs it alone)"
 )
+QUICK_SKIPS_LIVE_OFFLINE = (
+    "not run by --quick: it loads the speech models and speaks questions in real time, a minute "
+    "or more on 2 cores (python -m bench --only live_offline runs it alone)"
+)
 QUICK_SKIPS_CASCADE = (
     "not run by --quick: it loads the speech models, a minute or more on 2 cores "
     "(python -m bench --only cascade_offline runs it alone)"
@@ -226,6 +230,12 @@ def _cascade_cost(quick: bool) -> dict[str, Any]:
     from bench import cascade
 
     return cascade.run_cost(turns=10)
+
+
+def _live_offline(quick: bool) -> dict[str, Any]:
+    from bench import live_offline
+
+    return live_offline.run(quick)
 
 
 def _live_relay(quick: bool) -> dict[str, Any]:
@@ -413,6 +423,16 @@ SECTIONS: tuple[Section, ...] = (
                    "", REFERENCE),
         ),
         _live_relay,
+    ),
+    Section(
+        "live_offline",
+        (
+            Figure("live_first_sound_s_median", "live, local engine: end of speech → first "
+                   "answer audio (median)", "s", at_most(1.0, " s")),
+        ),
+        _live_offline,
+        _cascade_offline_unavailable,  # the same speech packages
+        QUICK_SKIPS_LIVE_OFFLINE,
     ),
 )  # fmt: skip
 

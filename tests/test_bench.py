@@ -29,7 +29,9 @@ REQUIRED = (
     "audio_upload_ratio_10_turns", "naive_upload_ratio_10_turns", "offline_routing_exact",
     "offline_wer_piper", "offline_wer_espeak", "first_sound_s_median",
     "first_sound_whole_s_median", "first_sound_added_ms_median",
-    "first_sound_whole_added_ms_median", "barge_in_ms_p95",
+    "first_sound_whole_added_ms_median", "barge_in_ms_p95", "cascade_first_sound_s_median",
+    "cascade_first_sound_added_ms_median", "cascade_cost_ratio", "live_relay_ms_p95",
+    "live_relay_first_sound_ms", "live_sessions_at_once", "live_first_sound_s_median",
 )  # fmt: skip
 
 
