@@ -119,7 +119,8 @@ class LiveDesk:
             self._purge()
             self._tickets[ticket.session_id] = ticket
             current = self._issued.get(ticket.session_id)
-            if current is not None and current in self._tokens:
+            issued = self._tokens.get(current) if current is not None else None
+            if issued is not None and issued.expires - self.clock() > TOKEN_TTL_S / 4:
                 return current
             token = secrets.token_urlsafe(32)
             self._tokens[token] = _Issued(

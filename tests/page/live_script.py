@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.history import Conversation
-from assistant.live.base import LIVE_SAMPLE_RATE, LiveEvent
+from assistant.live.base import LIVE_SAMPLE_RATE, LiveEvent, UpstreamClosed
 from assistant.models import Reply, Stage, Usage
 from tests import audio_factory
 from tests.page.streaming import answer_pcm
@@ -32,11 +32,13 @@ END_SILENCE_S = 0.5  # this much quiet after speech ends the question (counted i
 QUESTIONS = (
     "How many games did I play this week?",
     "And how many did I win?",
+    "Tell me about each of them.",
     "Wait, what about yesterday?",
 )
 ANSWERS = (
     "You played five games this week.",
-    "You won three of them: on Monday, on Wednesday and on Friday, all in the evening.",
+    "You won three of them.",
+    "On Monday you won in twelve moves, on Wednesday in thirty, and on Friday on time.",
     "Yesterday you played one game, and won it.",
 )
 
@@ -130,7 +132,6 @@ class ScriptedSession:
                 self._interrupt()
             self._log(speech_start=self.turn)
             self.push(LiveEvent("state", "hearing"))
-            self.push(LiveEvent("heard_delta", "…"))
         elif self._speaking:
             self._quiet_samples = 0 if loud else self._quiet_samples + len(pcm16) // 2
             if self._quiet_samples >= END_SILENCE_S * LIVE_SAMPLE_RATE:
@@ -190,9 +191,21 @@ class ScriptedSession:
             out.write(json.dumps(line) + "\n")
 
 
+OPEN_REFUSED = "The live service refused the key; check OPENAI_API_KEY and try again."
+_opened = 0
+
+
 async def open_scripted(ticket) -> ScriptedSession:
-    """The opener the browser test's server hands the relay (see tests/page/live_serve.py)."""
-    pace = LivePace(**json.loads(os.environ.get("VOICEDESK_TEST_LIVE_PACE", "{}")))
+    """The opener the browser test's server hands the relay (see tests/page/live_serve.py).
+    VOICEDESK_TEST_LIVE_PACE sets the pace (and `open_s`, the time opening takes);
+    VOICEDESK_TEST_LIVE_SESSIONS, how many open before the service refuses (as a bad key)."""
+    global _opened
+    settings = json.loads(os.environ.get("VOICEDESK_TEST_LIVE_PACE", "{}"))
+    await asyncio.sleep(settings.pop("open_s", 0.0))
+    _opened += 1
+    if _opened > int(os.environ.get("VOICEDESK_TEST_LIVE_SESSIONS", "1000")):
+        raise UpstreamClosed(OPEN_REFUSED, retryable=False)
+    pace = LivePace(**settings)
     return ScriptedSession(
         ticket.conversation, customer=ticket.customer, pace=pace,
         log_path=os.environ.get("VOICEDESK_TEST_LIVE_LOG"),

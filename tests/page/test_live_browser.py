@@ -1,0 +1,215 @@
+"""Live mode in real Chromium, served as `make run` serves the page (st.App with its sockets),
+with a fake microphone playing a conversation: four spoken questions, the fourth spoken over
+the third answer. The live session is opened by ONE opener (OPENER below, the scripted session
+of tests/page/live_script.py; the engine's factory once it is in place).
+
+What a person would hear is read by the probe (tests/page/probe.py), not the page's own report;
+what the microphone sent, by a second probe on the socket's send. Screenshots of every Live
+state go to /tmp/live-shots/ (desktop and phone width)."""
+
+from __future__ import annotations
+
+import json
+import os
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.page.browser import ROOT, PageServer, launch_chromium, require_browser, settle
+from tests.page.helpers import question_wav
+from tests.page.live_script import ANSWERS, OPEN_REFUSED, QUESTIONS, SPEECH_RMS, logged
+from tests.page.probe import install, wait_for_sound
+from wavcodec import read_wav_pcm, wav_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+OPENER = "tests.page.live_script:open_scripted"  # the one thing to change for the real engine
+SHOTS = Path(os.environ.get("VOICEDESK_LIVE_SHOTS", "/tmp/live-shots"))
+PACE = {"answer_s": [1.5, 1.5, 4.0, 2.0], "think_s": 0.8, "open_s": 0.8}
+FRAME_MS = 20.0  # the page's microphone frames
+# The microphone: silence while connecting, then each question and the silence after it. The
+# third answer starts ~1.3 s after its question and lasts 4 s: the fourth question, 2.8 s after
+# the third, is spoken over it.
+SCRIPT = [(None, 2.0), (0, 4.0), (1, 4.0), (2, 2.8), (3, 8.0)]
+MIC_PROBE = """
+(() => {
+  const sends = window.__micSends = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (data instanceof ArrayBuffer && this.url.includes("/voicedesk/live")) {
+      const s = new Int16Array(data);
+      let sum = 0;
+      for (let i = 0; i < s.length; i++) sum += s[i] * s[i];
+      sends.push({wall: performance.timeOrigin + performance.now(),
+                  rms: Math.sqrt(sum / Math.max(1, s.length))});
+    }
+    return send.call(this, data);
+  };
+})();
+"""
+
+
+def conversation_wav() -> bytes:
+    rate, parts = 22050, []
+    for question, silence_s in SCRIPT:
+        if question is not None:
+            samples, rate = read_wav_pcm(question_wav(QUESTIONS[question]))
+            parts.append(samples)
+        parts.append(np.zeros(int(rate * silence_s), dtype=np.float32))
+    return wav_bytes(np.concatenate(parts), rate)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    require_browser()
+    workdir = tmp_path_factory.mktemp("live")
+    microphone = workdir / "conversation.wav"
+    microphone.write_bytes(conversation_wav())
+    log = workdir / "live.jsonl"
+    server = PageServer(
+        workdir,
+        {
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # never called: the session is scripted
+            "OPENAI_API_KEY": "sk-live-test",
+            "VOICEDESK_DATA_DIR": str(workdir / "data"),
+            "VOICEDESK_CUSTOMER": "maria",
+            "VOICEDESK_TEST_LIVE_OPENER": OPENER,
+            "VOICEDESK_TEST_LIVE_LOG": str(log),
+            "VOICEDESK_TEST_LIVE_PACE": json.dumps(PACE),
+            "VOICEDESK_TEST_LIVE_SESSIONS": "1",  # the second "Start live" is refused
+        },
+        script=ROOT / "tests" / "page" / "live_serve.py",
+    )
+    try:
+        server.wait_ready()
+        yield server, microphone, log
+    finally:
+        server.stop()
+
+
+def wait_state(page, *states: str, timeout_ms: int = 30_000) -> None:
+    page.wait_for_function(
+        "(states) => states.includes(window.voicedeskLive?.state)", arg=list(states),
+        timeout=timeout_ms, polling=10,
+    )  # fmt: skip
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=SHOTS / f"{name}.png")
+
+
+def answered_on_page(page, count: int) -> None:
+    """The finished answers are drawn in the conversation, like typed and recorded ones."""
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= n",
+        arg=2 * count, timeout=30_000,
+    )  # fmt: skip
+
+
+def test_live_answers_two_questions_stops_when_talked_over_and_answers_the_next(live_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    server, microphone, log = live_server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, microphone)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 800})
+            install(page)
+            page.add_init_script(MIC_PROBE)
+            page.goto(server.url)
+            start = page.get_by_role("button", name="Start live")
+            expect(start).to_be_visible(timeout=30_000)
+            settle(page)
+            page.wait_for_function("() => window.voicedeskPlayer?.stats.connected", timeout=10_000)
+            shoot(page, "0-idle")
+
+            start.click()
+            wait_state(page, "connecting")
+            shoot(page, "1-connecting")
+            wait_state(page, "listening")
+            shoot(page, "2-listening")
+            wait_state(page, "hearing")
+            shoot(page, "3-hearing-you")
+            wait_state(page, "looking_up")
+            shoot(page, "4-looking-up")
+            wait_state(page, "speaking")
+            wait_for_sound(page)
+            shoot(page, "5-speaking")
+
+            # Two questions, two answers, heard and drawn in the conversation.
+            answered_on_page(page, 1)
+            expect(page.get_by_text(ANSWERS[0]).first).to_be_visible(timeout=10_000)
+            answered_on_page(page, 2)
+            expect(page.get_by_text(ANSWERS[1]).first).to_be_visible(timeout=10_000)
+
+            # The third answer plays; the fourth question is spoken over it.
+            page.wait_for_function(
+                "() => window.voicedeskLive.stats.interrupted + window.voicedeskLive.stats.gated"
+                " >= 1", timeout=30_000, polling=5,
+            )  # fmt: skip
+            page.wait_for_function("() => !window.__probe.sound", timeout=5_000, polling=5)
+            page.wait_for_timeout(400)
+            probe = page.evaluate("() => window.__probe")
+            assert not probe["sound"], "the answer went on playing after it was talked over"
+            shoot(page, "6-interrupted")
+            last_sound = probe["lastSound"]
+
+            # The next question is answered, and heard.
+            answered_on_page(page, 3)
+            expect(page.get_by_text(ANSWERS[3]).first).to_be_visible(timeout=20_000)
+            live = page.evaluate("() => window.voicedeskLive.stats")
+            page.wait_for_function(
+                "(after) => window.__probe.lastSound > after + 500", arg=last_sound,
+                timeout=10_000,
+            )  # fmt: skip
+
+            page.get_by_role("button", name="End live").click()
+            wait_state(page, "closed")
+            settle(page)
+            shoot(page, "7-ended")
+            sends = page.evaluate("() => window.__micSends")
+
+            # A second session is refused by the (scripted) service: one sentence, no trace.
+            page.get_by_role("button", name="Start live").click()
+            wait_state(page, "error")
+            expect(page.get_by_text(OPEN_REFUSED)).to_be_visible()
+            shoot(page, "8-error")
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.wait_for_timeout(500)
+            shoot(page, "9-error-phone")
+            assert "Traceback" not in page.content()
+        finally:
+            browser.close()
+
+    lines = logged(log)
+    frames = [line for line in lines if "frame" in line]
+    assert len(frames) > 100 and max(f["rms"] for f in frames) > SPEECH_RMS, "no speech came"
+    assert [f["frame"] for f in frames] == list(range(1, len(frames) + 1))
+    assert sum("closed" in line for line in lines) == 1, "End live left the session open"
+    played = [line for line in lines if "played" in line]
+    assert played and played[0]["played"].endswith("item-2") and 0 < played[0]["ms"] < 4000
+
+    # Figures, on the page's clock: speech start (the first loud microphone frame of the fourth
+    # question, less its length) -> the speakers silent, as the probe heard them.
+    print("\nlive figures:", barge_in_figures(lines, sends, last_sound, live))
+
+
+def speech_onset(lines: list[dict], sends: list[dict], turn: int) -> float:
+    """When the tab sent the first loud frame of the question the session heard as `turn`: the
+    server's log only says roughly where (another process's clock), the sends say exactly."""
+    heard = next(line["wall"] * 1000 for line in lines if line.get("speech_start") == turn)
+    near = [s for s in sends if abs(s["wall"] - heard) < 1000]
+    onsets = [b for a, b in pairwise(near) if a["rms"] <= SPEECH_RMS < b["rms"]]
+    return onsets[0]["wall"] - FRAME_MS
+
+
+def barge_in_figures(lines, sends, last_sound: float, live: dict) -> dict:
+    start = speech_onset(lines, sends, 3)
+    return {
+        "live_barge_in_ms": round(last_sound - start, 1),
+        "interrupted_event_after_speech_ms": round(live["lastInterruptWall"] - start, 1),
+        "local_gate_fired": live["gated"],
+    }
