@@ -160,7 +160,12 @@ function createLive() {
     L.stats.gated += 1;
     L.stats.lastGateWall = wall();
     clearTimeout(g.timer);
-    g.timer = setTimeout(() => { if (p.ducked) p.unduck(); }, g.holdMs);
+    const before = L.state;
+    g.timer = setTimeout(() => { // not confirmed: not a turn after all, the answer goes on
+      if (!p.ducked) return;
+      p.unduck();
+      if (L.state === "hearing") L.set(before);
+    }, g.holdMs);
     L.set("hearing");
   };
 

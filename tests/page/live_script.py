@@ -49,6 +49,7 @@ class LivePace:
     chunk_s: float = 0.1  # audio in each chunk
     every_s: float = 0.04  # between chunks (faster than real time)
     think_s: float = 0.3  # "looking up" before the first chunk
+    interrupts: bool = True  # False: deaf to speech over an answer (only the tab's gate hears)
 
 
 def rms(pcm: bytes) -> float:
@@ -125,10 +126,13 @@ class ScriptedSession:
 
     def _hear(self, pcm16: bytes, level: float) -> None:
         loud = level > SPEECH_RMS
+        answering = self._answer is not None and not self._answer.done()
+        answering = answering or time.time() < self._playing_until
+        if answering and not self.pace.interrupts:
+            return
         if loud and not self._speaking:
             self._speaking, self._quiet_samples = True, 0
-            answering = self._answer is not None and not self._answer.done()
-            if answering or time.time() < self._playing_until:
+            if answering:
                 self._interrupt()
             self._log(speech_start=self.turn)
             self.push(LiveEvent("state", "hearing"))

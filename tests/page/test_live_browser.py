@@ -9,6 +9,7 @@ state go to /tmp/live-shots/ (desktop and phone width)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from itertools import pairwise
@@ -20,7 +21,7 @@ import pytest
 from tests.page.browser import ROOT, PageServer, launch_chromium, require_browser, settle
 from tests.page.helpers import question_wav
 from tests.page.live_script import ANSWERS, OPEN_REFUSED, QUESTIONS, SPEECH_RMS, logged
-from tests.page.probe import install, wait_for_sound
+from tests.page.probe import arm, install, wait_for_sound
 from wavcodec import read_wav_pcm, wav_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -32,7 +33,7 @@ FRAME_MS = 20.0  # the page's microphone frames
 # The microphone: silence while connecting, then each question and the silence after it. The
 # third answer starts ~1.3 s after its question and lasts 4 s: the fourth question, 2.8 s after
 # the third, is spoken over it.
-SCRIPT = [(None, 2.0), (0, 4.0), (1, 4.0), (2, 2.8), (3, 8.0)]
+PAUSES = (4.0, 4.0, 2.8, 8.0)
 MIC_PROBE = """
 (() => {
   const sends = window.__micSends = [];
@@ -51,22 +52,22 @@ MIC_PROBE = """
 """
 
 
-def conversation_wav() -> bytes:
+def conversation_wav(script) -> bytes:
     rate, parts = 22050, []
-    for question, silence_s in SCRIPT:
+    for question, silence_s in script:
         if question is not None:
-            samples, rate = read_wav_pcm(question_wav(QUESTIONS[question]))
+            samples, rate = read_wav_pcm(question_wav(question))
             parts.append(samples)
         parts.append(np.zeros(int(rate * silence_s), dtype=np.float32))
     return wav_bytes(np.concatenate(parts), rate)
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
+@contextlib.contextmanager
+def live_page(workdir: Path, script, pace: dict, sessions: int = 1000):
+    """The page server (live sessions opened by OPENER) and a fake microphone saying `script`."""
     require_browser()
-    workdir = tmp_path_factory.mktemp("live")
     microphone = workdir / "conversation.wav"
-    microphone.write_bytes(conversation_wav())
+    microphone.write_bytes(conversation_wav(script))
     log = workdir / "live.jsonl"
     server = PageServer(
         workdir,
@@ -77,8 +78,8 @@ def live_server(tmp_path_factory):
             "VOICEDESK_CUSTOMER": "maria",
             "VOICEDESK_TEST_LIVE_OPENER": OPENER,
             "VOICEDESK_TEST_LIVE_LOG": str(log),
-            "VOICEDESK_TEST_LIVE_PACE": json.dumps(PACE),
-            "VOICEDESK_TEST_LIVE_SESSIONS": "1",  # the second "Start live" is refused
+            "VOICEDESK_TEST_LIVE_PACE": json.dumps(pace),
+            "VOICEDESK_TEST_LIVE_SESSIONS": str(sessions),
         },
         script=ROOT / "tests" / "page" / "live_serve.py",
     )
@@ -87,6 +88,22 @@ def live_server(tmp_path_factory):
         yield server, microphone, log
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    script = [(None, 2.0), *((QUESTIONS[n], pause) for n, pause in enumerate(PAUSES))]
+    with live_page(tmp_path, script, PACE, sessions=1) as served:  # the 2nd Start live: refused
+        yield served
+
+
+def open_page(playwright, server, microphone, viewport=(1366, 800)):
+    browser = launch_chromium(playwright, microphone)
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    install(page)
+    page.add_init_script(MIC_PROBE)
+    page.goto(server.url)
+    return browser, page
 
 
 def wait_state(page, *states: str, timeout_ms: int = 30_000) -> None:
@@ -114,17 +131,15 @@ def test_live_answers_two_questions_stops_when_talked_over_and_answers_the_next(
     server, microphone, log = live_server
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, microphone)
+        browser, page = open_page(playwright, server, microphone)
         try:
-            page = browser.new_page(viewport={"width": 1366, "height": 800})
-            install(page)
-            page.add_init_script(MIC_PROBE)
-            page.goto(server.url)
             start = page.get_by_role("button", name="Start live")
             expect(start).to_be_visible(timeout=30_000)
             settle(page)
             page.wait_for_function("() => window.voicedeskPlayer?.stats.connected", timeout=10_000)
             shoot(page, "0-idle")
+            # The server's interruption alone (the local gate is the next test's).
+            page.evaluate("() => { window.voicedeskLive.gate.on = false; }")
 
             start.click()
             wait_state(page, "connecting")
@@ -147,9 +162,8 @@ def test_live_answers_two_questions_stops_when_talked_over_and_answers_the_next(
 
             # The third answer plays; the fourth question is spoken over it.
             page.wait_for_function(
-                "() => window.voicedeskLive.stats.interrupted + window.voicedeskLive.stats.gated"
-                " >= 1", timeout=30_000, polling=5,
-            )  # fmt: skip
+                "() => window.voicedeskLive.stats.interrupted >= 1", timeout=30_000, polling=5
+            )
             page.wait_for_function("() => !window.__probe.sound", timeout=5_000, polling=5)
             page.wait_for_timeout(400)
             probe = page.evaluate("() => window.__probe")
@@ -209,7 +223,67 @@ def speech_onset(lines: list[dict], sends: list[dict], turn: int) -> float:
 def barge_in_figures(lines, sends, last_sound: float, live: dict) -> dict:
     start = speech_onset(lines, sends, 3)
     return {
-        "live_barge_in_ms": round(last_sound - start, 1),
+        "live_barge_in_ms (server path)": round(last_sound - start, 1),
         "interrupted_event_after_speech_ms": round(live["lastInterruptWall"] - start, 1),
-        "local_gate_fired": live["gated"],
+        "interrupted_event_to_silent_ms": round(last_sound - live["lastInterruptWall"], 1),
     }
+
+
+GATE_SCRIPT = [(None, 2.0), (QUESTIONS[0], 1.8), ("Wait.", 8.0)]  # "Wait." over the answer
+GATE_PACE = {"answer_s": [5.0], "think_s": 0.8, "interrupts": False}
+
+
+def test_the_tab_pauses_the_answer_the_moment_it_hears_speech_and_goes_on_if_it_was_not_a_turn(
+    tmp_path,
+):
+    """The local gate: a word spoken over the answer silences it at once; the session (deaf
+    here) does not confirm an interruption, so the answer goes on where it paused."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with live_page(tmp_path, GATE_SCRIPT, GATE_PACE) as (server, microphone, log), \
+            sync_playwright() as playwright:  # fmt: skip
+        browser, page = open_page(playwright, server, microphone, viewport=(390, 844))
+        try:
+            start = page.get_by_role("button", name="Start live")
+            expect(start).to_be_visible(timeout=30_000)
+            settle(page)
+            arm(page)  # sounds from now on are the answer's
+            start.click()
+            wait_state(page, "speaking")
+            wait_for_sound(page)
+            first_sound = page.evaluate("() => window.__probe.firstSound")
+            shoot(page, "10-speaking-phone")
+            page.wait_for_function(
+                "() => window.voicedeskLive.stats.gated >= 1", timeout=30_000, polling=5
+            )
+            page.wait_for_function("() => !window.__probe.sound", timeout=5_000, polling=5)
+            paused = page.evaluate("() => window.__probe.lastSound")
+            shoot(page, "11-paused-phone")
+            page.wait_for_function(  # it goes on
+                "(at) => window.__probe.sound && window.__probe.lastSound > at + 300", arg=paused,
+                timeout=5_000, polling=5,
+            )  # fmt: skip
+            page.wait_for_function("() => window.voicedeskPlayer.stats.state === 'idle'",
+                                   timeout=20_000)  # fmt: skip
+            page.wait_for_timeout(300)
+            probe = page.evaluate("() => window.__probe")
+            live = page.evaluate("() => window.voicedeskLive.stats")
+            player = page.evaluate("() => window.voicedeskPlayer.stats")
+            sends = page.evaluate("() => window.__micSends")
+            page.get_by_role("button", name="End live").click()
+            wait_state(page, "closed")
+        finally:
+            browser.close()
+        lines = logged(log)
+    assert live["interrupted"] == 0 and not any("played" in line for line in lines)
+    heard_for = probe["lastSound"] - first_sound
+    assert heard_for > (GATE_PACE["answer_s"][0] + 0.4) * 1000, "the paused part was lost"
+    loud = [s for s in sends if s["wall"] > first_sound and s["rms"] > SPEECH_RMS]
+    onset = loud[0]["wall"] - FRAME_MS
+    figures = {
+        "live_barge_in_ms (local gate)": round(paused - onset, 1),
+        "gate_fired_after_speech_ms": round(player["lastDuckWall"] - onset, 1),
+        "answer_heard_s (5 s answer, paused and resumed)": round(heard_for / 1000, 2),
+    }
+    print("\nlive gate figures:", figures)
