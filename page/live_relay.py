@@ -31,12 +31,13 @@ import logging
 import secrets
 import threading
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from assistant.history import Conversation
-from assistant.live.base import LiveEvent, LiveSession
+from assistant.live.base import LiveEvent, LiveSession, UpstreamClosed
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ MAX_FRAME_BYTES = 64_000  # >1 s of PCM16 at 24 kHz in one frame is not a microp
 CLOSE_TIMEOUT_S = 5.0  # how long closing a session may take before the relay gives up on it
 FIGURES_KEPT = 5000  # per-chunk relay times kept for the bench
 OPEN_FAILED = "Live mode could not start; the details are in the log. Try again."
+BROKE = "Live mode stopped; the details are in the log. Try again."
 TEXT_KINDS = ("state", "heard_delta", "heard", "answer_delta", "error", "closed")
 
 
@@ -66,9 +68,9 @@ Opener = Callable[[LiveTicket], Awaitable[LiveSession]]
 
 async def open_with_factory(ticket: LiveTicket) -> LiveSession:
     """The default opener: the engine's live session for this ticket."""
+    engine = await asyncio.to_thread(ticket.engine)  # building it may read files or settings
     from assistant.live.factory import open_live_session  # lands with the live engine
 
-    engine = await asyncio.to_thread(ticket.engine)  # building it may read files or settings
     return await open_live_session(
         engine, ticket.conversation, customer=ticket.customer, agent=ticket.agent,
         voice=ticket.voice,
@@ -242,7 +244,20 @@ class Relay:
                     await session.played(item, int(ms))
 
     async def _pump(self, session: LiveSession) -> None:
-        """The session's side: its events to this socket, audio as binary frames."""
+        """The session's side: its events to this socket, audio as binary frames. A session
+        that breaks is one sentence in the tab, then the end of it (the relay closes it)."""
+        try:
+            await self._forward(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            sentence = exc.sentence if isinstance(exc, UpstreamClosed) else BROKE
+            if not isinstance(exc, UpstreamClosed):
+                _log_failure("live session failed", exc)
+            await self._send_json({"type": "error", "text": sentence})
+            await self._send_json({"type": "closed", "text": "Live mode ended."})
+
+    async def _forward(self, session: LiveSession) -> None:
         current_item: str | None = None
         async for event in session.events():
             if event.kind == "audio":
@@ -282,7 +297,6 @@ def _sentence(exc: Exception) -> str:
     """One plain sentence for why the session did not open."""
     from assistant.config import ConfigError
     from assistant.errors import TurnError
-    from assistant.live.base import UpstreamClosed
 
     if isinstance(exc, UpstreamClosed):
         return exc.sentence
@@ -291,8 +305,14 @@ def _sentence(exc: Exception) -> str:
     if isinstance(exc, ImportError):
         log.warning("live mode is not installed: %s", exc)
         return "Live mode is not available on this server yet."
-    log.error("live session did not open", exc_info=exc)
+    _log_failure("live session did not open", exc)
     return OPEN_FAILED
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """The kind of failure and where, without its message (it may quote the customer)."""
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s: %s\n%s", what, type(exc).__name__, where)
 
 
 async def _quietly(step: Awaitable[Any]) -> None:

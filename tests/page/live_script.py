@@ -36,7 +36,7 @@ QUESTIONS = (
     "Wait, what about yesterday?",
 )
 ANSWERS = (
-    "You played five games this week.",
+    "You played <b>five</b> games this week.",  # shown as written, never as HTML
     "You won three of them.",
     "On Monday you won in twelve moves, on Wednesday in thirty, and on Friday on time.",
     "Yesterday you played one game, and won it.",
@@ -80,7 +80,7 @@ class ScriptedSession:
         self.played_reports: list[tuple[str, int]] = []
         self.closed = False
         self.turn = 0
-        self._queue: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[LiveEvent | Exception | None] = asyncio.Queue()
         self._speaking = False
         self._quiet_samples = 0
         self._answer: asyncio.Task | None = None
@@ -102,6 +102,8 @@ class ScriptedSession:
             event = await self._queue.get()
             if event is None:
                 return
+            if isinstance(event, Exception):  # see `fail`
+                raise event
             yield event
 
     async def played(self, item_id: str, audio_end_ms: int) -> None:
@@ -121,6 +123,10 @@ class ScriptedSession:
 
     def push(self, event: LiveEvent | None) -> None:
         self._queue.put_nowait(event)
+
+    def fail(self, error: Exception) -> None:
+        """The session breaks: `events` raises `error` (after what was pushed before)."""
+        self._queue.put_nowait(error)
 
     # --- hearing and answering ---
 

@@ -157,6 +157,7 @@ def test_live_answers_two_questions_stops_when_talked_over_and_answers_the_next(
             # Two questions, two answers, heard and drawn in the conversation.
             answered_on_page(page, 1)
             expect(page.get_by_text(ANSWERS[0]).first).to_be_visible(timeout=10_000)
+            assert page.locator("b", has_text="five").count() == 0, "the answer became HTML"
             answered_on_page(page, 2)
             expect(page.get_by_text(ANSWERS[1]).first).to_be_visible(timeout=10_000)
 

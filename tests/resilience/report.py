@@ -22,6 +22,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_load": "Load",
     "test_customer_binding": "Customer binding",
     "test_offline_server": "Offline server",
+    "test_live_page": "Live mode in the page",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"
 MAX_CASES_SHOWN = 12
