@@ -1,7 +1,7 @@
 """Live mode in real Chromium, served as `make run` serves the page (st.App with its sockets),
 with a fake microphone playing a conversation: four spoken questions, the fourth spoken over
-the third answer. The live session is opened by ONE opener (OPENER below, the scripted session
-of tests/page/live_script.py; the engine's factory once it is in place).
+the third answer. The live session is opened by ONE opener (OPENER in tests/page/live_browser.py:
+the scripted session of tests/page/live_script.py; the engine's factory once it is in place).
 
 What a person would hear is read by the probe (tests/page/probe.py), not the page's own report;
 what the microphone sent, by a second probe on the socket's send. Screenshots of every Live
@@ -9,85 +9,30 @@ state go to /tmp/live-shots/ (desktop and phone width)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.page.browser import ROOT, PageServer, launch_chromium, require_browser, settle
-from tests.page.helpers import question_wav
+from tests.page.browser import settle
+from tests.page.live_browser import (
+    FRAME_MS,
+    live_page,
+    open_page,
+    speech_onset,
+    wait_state,
+)
 from tests.page.live_script import ANSWERS, OPEN_REFUSED, QUESTIONS, SPEECH_RMS, logged
-from tests.page.probe import arm, install, wait_for_sound
-from wavcodec import read_wav_pcm, wav_bytes
+from tests.page.probe import arm, wait_for_sound
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-OPENER = "tests.page.live_script:open_scripted"  # the one thing to change for the real engine
 SHOTS = Path(os.environ.get("VOICEDESK_LIVE_SHOTS", "/tmp/live-shots"))
 PACE = {"answer_s": [1.5, 1.5, 4.0, 2.0], "think_s": 0.8, "open_s": 0.8}
-FRAME_MS = 20.0  # the page's microphone frames
 # The microphone: silence while connecting, then each question and the silence after it. The
 # third answer starts ~1.3 s after its question and lasts 4 s: the fourth question, 2.8 s after
 # the third, is spoken over it.
 PAUSES = (4.0, 4.0, 2.8, 8.0)
-MIC_PROBE = """
-(() => {
-  const sends = window.__micSends = [];
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (data) {
-    if (data instanceof ArrayBuffer && this.url.includes("/voicedesk/live")) {
-      const s = new Int16Array(data);
-      let sum = 0;
-      for (let i = 0; i < s.length; i++) sum += s[i] * s[i];
-      sends.push({wall: performance.timeOrigin + performance.now(),
-                  rms: Math.sqrt(sum / Math.max(1, s.length))});
-    }
-    return send.call(this, data);
-  };
-})();
-"""
-
-
-def conversation_wav(script) -> bytes:
-    rate, parts = 22050, []
-    for question, silence_s in script:
-        if question is not None:
-            samples, rate = read_wav_pcm(question_wav(question))
-            parts.append(samples)
-        parts.append(np.zeros(int(rate * silence_s), dtype=np.float32))
-    return wav_bytes(np.concatenate(parts), rate)
-
-
-@contextlib.contextmanager
-def live_page(workdir: Path, script, pace: dict, sessions: int = 1000):
-    """The page server (live sessions opened by OPENER) and a fake microphone saying `script`."""
-    require_browser()
-    microphone = workdir / "conversation.wav"
-    microphone.write_bytes(conversation_wav(script))
-    log = workdir / "live.jsonl"
-    server = PageServer(
-        workdir,
-        {
-            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # never called: the session is scripted
-            "OPENAI_API_KEY": "sk-live-test",
-            "VOICEDESK_DATA_DIR": str(workdir / "data"),
-            "VOICEDESK_CUSTOMER": "maria",
-            "VOICEDESK_TEST_LIVE_OPENER": OPENER,
-            "VOICEDESK_TEST_LIVE_LOG": str(log),
-            "VOICEDESK_TEST_LIVE_PACE": json.dumps(pace),
-            "VOICEDESK_TEST_LIVE_SESSIONS": str(sessions),
-        },
-        script=ROOT / "tests" / "page" / "live_serve.py",
-    )
-    try:
-        server.wait_ready()
-        yield server, microphone, log
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -95,22 +40,6 @@ def live_server(tmp_path):
     script = [(None, 2.0), *((QUESTIONS[n], pause) for n, pause in enumerate(PAUSES))]
     with live_page(tmp_path, script, PACE, sessions=1) as served:  # the 2nd Start live: refused
         yield served
-
-
-def open_page(playwright, server, microphone, viewport=(1366, 800)):
-    browser = launch_chromium(playwright, microphone)
-    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-    install(page)
-    page.add_init_script(MIC_PROBE)
-    page.goto(server.url)
-    return browser, page
-
-
-def wait_state(page, *states: str, timeout_ms: int = 30_000) -> None:
-    page.wait_for_function(
-        "(states) => states.includes(window.voicedeskLive?.state)", arg=list(states),
-        timeout=timeout_ms, polling=10,
-    )  # fmt: skip
 
 
 def shoot(page, name: str) -> None:
@@ -210,15 +139,6 @@ def test_live_answers_two_questions_stops_when_talked_over_and_answers_the_next(
     # Figures, on the page's clock: speech start (the first loud microphone frame of the fourth
     # question, less its length) -> the speakers silent, as the probe heard them.
     print("\nlive figures:", barge_in_figures(lines, sends, last_sound, live))
-
-
-def speech_onset(lines: list[dict], sends: list[dict], turn: int) -> float:
-    """When the tab sent the first loud frame of the question the session heard as `turn`: the
-    server's log only says roughly where (another process's clock), the sends say exactly."""
-    heard = next(line["wall"] * 1000 for line in lines if line.get("speech_start") == turn)
-    near = [s for s in sends if abs(s["wall"] - heard) < 1000]
-    onsets = [b for a, b in pairwise(near) if a["rms"] <= SPEECH_RMS < b["rms"]]
-    return onsets[0]["wall"] - FRAME_MS
 
 
 def barge_in_figures(lines, sends, last_sound: float, live: dict) -> dict:
