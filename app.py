@@ -69,7 +69,7 @@ def main() -> None:
     with st.bottom:  # Live mode: hands-free, the conversation continues in it
         render_live(state, customer=choices.customer, agent=agent, voice=choices.voice,
                     engine=partial(resources.engine, choices.provider, choices.model),
-                    identity=identity)  # fmt: skip
+                    engine_key=f"{choices.provider}/{choices.model}", identity=identity)  # fmt: skip
     with st.bottom, st.container(horizontal=True, vertical_alignment="center"):
         recording = st.audio_input(
             "Ask by voice", key="mic", sample_rate=16000, label_visibility="collapsed",

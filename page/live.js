@@ -44,6 +44,7 @@ const LABELS = {
 };
 const NO_MIC = "The microphone is not available: allow it for this page to talk live.";
 const NO_CONNECTION = "Live mode could not connect; press Start live to try again.";
+const CHANGED = "the customer, voice, model or conversation changed; press Start live to go on";
 
 function createLive() {
   const L = {
@@ -71,8 +72,9 @@ function createLive() {
   L.press = () => (L.active() ? L.end() : L.start());
 
   L.start = async () => {
-    L.you = L.reply = L.sentence = ""; L.ready = false; L.retried = false; L.item = null;
-    L.cut = false;
+    L.you = L.reply = L.sentence = L.closedText = ""; L.ready = false; L.retried = false;
+    L.item = null; L.cut = false;
+    L.openedWith = L.choices; // the page's choices this session is opened with
     L.set("connecting");
     try {
       await L.openMic();
@@ -224,9 +226,9 @@ function createLive() {
     if (L.socket && L.socket.readyState === WebSocket.OPEN) L.socket.send(JSON.stringify(message));
   };
 
-  L.end = () => {
+  L.end = (why) => {
     L.send({ type: "end" });
-    L.finish("", false);
+    L.finish(why || "", false);
   };
 
   // The session is over (End live, the server closed it, or it never started).
@@ -310,6 +312,8 @@ export default function (component) {
   L.rate = data.rate;
   if (!L.gateSet) { Object.assign(L.gate, data.gate || {}); L.gateSet = true; }
   L.trigger = setTriggerValue;
+  L.choices = data.opened_with;
+  if (L.active() && L.openedWith !== undefined && L.choices !== L.openedWith) L.end(CHANGED);
   if (data.token && data.token !== L.lastToken) {
     L.lastToken = data.token;
     L.token = data.token;

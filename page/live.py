@@ -73,6 +73,7 @@ def render_live(
     agent: str | None,
     voice: str | None,
     engine: Callable[[], Any],
+    engine_key: str,
     identity: str | None,
     desk: LiveDesk = LIVE,
     hub: StreamHub = HUB,
@@ -87,6 +88,9 @@ def render_live(
         customer=customer, agent=agent, voice=voice, engine=engine,
     )  # fmt: skip
     data = {
+        # What the session was opened with: when it changes (another customer, voice or model,
+        # a new conversation), the tab ends its live session rather than go on with the old.
+        "opened_with": f"{state.conversation_no}|{customer}|{voice}|{engine_key}",
         "token": desk.offer(ticket),
         "path": live_path(st.get_option("server.baseUrlPath")),
         "ttl": TOKEN_TTL_S,

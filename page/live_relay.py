@@ -198,7 +198,7 @@ class Relay:
             session = await open_session()
         except Exception as exc:
             await self._send_json({"type": "error", "text": _sentence(exc)})
-            await self._send_json({"type": "closed", "text": "Live mode did not start."})
+            await self._send_json({"type": "closed", "text": ""})
             await _quietly(self.websocket.close())
             return
         tasks = [
@@ -255,7 +255,7 @@ class Relay:
             if not isinstance(exc, UpstreamClosed):
                 _log_failure("live session failed", exc)
             await self._send_json({"type": "error", "text": sentence})
-            await self._send_json({"type": "closed", "text": "Live mode ended."})
+            await self._send_json({"type": "closed", "text": ""})
 
     async def _forward(self, session: LiveSession) -> None:
         current_item: str | None = None
@@ -277,7 +277,7 @@ class Relay:
                     await self.websocket.send_text(json.dumps(message))
             if event.kind == "closed":
                 return
-        await self._send_json({"type": "closed", "text": "Live mode ended."})
+        await self._send_json({"type": "closed", "text": ""})
 
     async def _send_json(self, message: dict) -> None:
         await _quietly(self.websocket.send_text(json.dumps(message)))

@@ -192,11 +192,20 @@ def test_the_tab_pauses_the_answer_the_moment_it_hears_speech_and_goes_on_if_it_
             live = page.evaluate("() => window.voicedeskLive.stats")
             player = page.evaluate("() => window.voicedeskPlayer.stats")
             sends = page.evaluate("() => window.__micSends")
-            page.get_by_role("button", name="End live").click()
+
+            # Another customer chosen while live: the session opened for the first one ends.
+            page.set_viewport_size({"width": 1366, "height": 800})
+            customer = page.get_by_test_id("stSelectbox").filter(has_text="Customer being helped")
+            customer.click()
+            page.get_by_role("option", name="No one in particular").click()
             wait_state(page, "closed")
+            expect(page.get_by_text("the customer, voice, model or conversation changed",
+                                    exact=False)).to_be_visible()  # fmt: skip
+            shoot(page, "12-ended-customer-changed")
         finally:
             browser.close()
         lines = logged(log)
+    assert sum("closed" in line for line in lines) == 1, "the old customer's session went on"
     assert live["interrupted"] == 0 and not any("played" in line for line in lines)
     heard_for = probe["lastSound"] - first_sound
     assert heard_for > (GATE_PACE["answer_s"][0] + 0.4) * 1000, "the paused part was lost"
