@@ -11,21 +11,40 @@
 // Everything the model or the person said is shown with textContent, never as HTML.
 
 const FRAME = 480; // samples per frame: 20 ms at 24 kHz
+// Frames of 24 kHz PCM16 from the microphone. Where the browser cannot run the microphone at
+// 24 kHz (Firefox), the context runs at the device's rate and this resamples (linear).
 const WORKLET = `
 class VoicedeskMic extends AudioWorkletProcessor {
-  constructor() { super(); this.buf = new Int16Array(${FRAME}); this.n = 0; }
+  constructor(options) {
+    super();
+    this.step = sampleRate / options.processorOptions.rate;
+    this.pos = 0; this.last = 0;
+    this.buf = new Int16Array(${FRAME}); this.n = 0;
+  }
+  push(x) {
+    const s = Math.max(-1, Math.min(1, x));
+    this.buf[this.n++] = s < 0 ? s * 32768 : s * 32767;
+    if (this.n === ${FRAME}) {
+      this.port.postMessage(this.buf.buffer, [this.buf.buffer]);
+      this.buf = new Int16Array(${FRAME}); this.n = 0;
+    }
+  }
   process(inputs) {
     const ch = inputs[0] && inputs[0][0];
-    if (ch) {
-      for (let i = 0; i < ch.length; i++) {
-        const s = Math.max(-1, Math.min(1, ch[i]));
-        this.buf[this.n++] = s < 0 ? s * 32768 : s * 32767;
-        if (this.n === ${FRAME}) {
-          this.port.postMessage(this.buf.buffer, [this.buf.buffer]);
-          this.buf = new Int16Array(${FRAME}); this.n = 0;
-        }
-      }
+    if (!ch) return true;
+    if (this.step === 1) {
+      for (let i = 0; i < ch.length; i++) this.push(ch[i]);
+      return true;
     }
+    let pos = this.pos; // where the next output sample falls; below 0: after the last block's end
+    while (pos < ch.length - 1) {
+      const i = Math.floor(pos), f = pos - i;
+      const a = i < 0 ? this.last : ch[i];
+      this.push(a + (ch[i + 1] - a) * f);
+      pos += this.step;
+    }
+    this.pos = pos - ch.length;
+    this.last = ch[ch.length - 1];
     return true;
   }
 }
@@ -100,12 +119,26 @@ function createLive() {
     L.media = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
     });
-    L.ctx = new AudioContext({ sampleRate: L.rate });
+    let source = null;
+    if (!L.deviceRate) {
+      try {
+        L.ctx = new AudioContext({ sampleRate: L.rate });
+        source = L.ctx.createMediaStreamSource(L.media);
+      } catch { // the microphone cannot run at 24 kHz here: resample in the worklet
+        if (L.ctx) L.ctx.close().catch(() => {});
+      }
+    }
+    if (!source) {
+      L.ctx = new AudioContext();
+      source = L.ctx.createMediaStreamSource(L.media);
+    }
+    L.stats.micRate = L.ctx.sampleRate;
     const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
     await L.ctx.audioWorklet.addModule(url);
     URL.revokeObjectURL(url);
-    const source = L.ctx.createMediaStreamSource(L.media);
-    L.node = new AudioWorkletNode(L.ctx, "voicedesk-mic", { numberOfInputs: 1, numberOfOutputs: 0 });
+    L.node = new AudioWorkletNode(L.ctx, "voicedesk-mic", {
+      numberOfInputs: 1, numberOfOutputs: 0, processorOptions: { rate: L.rate },
+    });
     L.node.port.onmessage = (event) => L.frame(event.data);
     source.connect(L.node);
     if (L.ctx.state === "suspended") await L.ctx.resume();
@@ -254,6 +287,7 @@ function createLive() {
 
   L.api = {
     stats: L.stats, gate: L.gate,
+    set deviceRate(on) { L.deviceRate = on; }, // tests: the microphone at the device's rate
     get state() { return L.state; },
     get you() { return L.you; },
     get reply() { return L.reply; },

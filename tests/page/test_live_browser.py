@@ -10,6 +10,7 @@ state go to /tmp/live-shots/ (desktop and phone width)."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,15 @@ def live_server(tmp_path):
     script = [(None, 2.0), *((QUESTIONS[n], pause) for n, pause in enumerate(PAUSES))]
     with live_page(tmp_path, script, PACE, sessions=1) as served:  # the 2nd Start live: refused
         yield served
+
+
+def closed_logged(log, timeout_s: float = 10.0) -> list[dict]:
+    """The scripted session's log once it says the session closed (the server closes it when
+    the socket ends, a moment after the tab); as it is, if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not any("closed" in line for line in logged(log)):
+        time.sleep(0.05)
+    return logged(log)
 
 
 def shoot(page, name: str) -> None:
@@ -128,7 +138,7 @@ def test_live_answers_two_questions_stops_when_talked_over_and_answers_the_next(
         finally:
             browser.close()
 
-    lines = logged(log)
+    lines = closed_logged(log)
     frames = [line for line in lines if "frame" in line]
     assert len(frames) > 100 and max(f["rms"] for f in frames) > SPEECH_RMS, "no speech came"
     assert [f["frame"] for f in frames] == list(range(1, len(frames) + 1))
@@ -169,6 +179,8 @@ def test_the_tab_pauses_the_answer_the_moment_it_hears_speech_and_goes_on_if_it_
             start = page.get_by_role("button", name="Start live")
             expect(start).to_be_visible(timeout=30_000)
             settle(page)
+            # The microphone at the device's rate, resampled to 24 kHz (as Firefox needs).
+            page.evaluate("() => { window.voicedeskLive.deviceRate = true; }")
             arm(page)  # sounds from now on are the answer's
             start.click()
             wait_state(page, "speaking")
@@ -204,8 +216,13 @@ def test_the_tab_pauses_the_answer_the_moment_it_hears_speech_and_goes_on_if_it_
             shoot(page, "12-ended-customer-changed")
         finally:
             browser.close()
-        lines = logged(log)
+        lines = closed_logged(log)
     assert sum("closed" in line for line in lines) == 1, "the old customer's session went on"
+    assert live["micRate"] != 24000, "the device-rate path was not taken"
+    frames = [line for line in lines if "frame" in line]
+    assert {f["bytes"] for f in frames} == {960}, "frames of 20 ms at 24 kHz"
+    seconds = (frames[-1]["wall"] - frames[0]["wall"]) or 1
+    assert 0.8 < len(frames) * 0.02 / seconds < 1.2, "resampled to real time at 24 kHz"
     assert live["interrupted"] == 0 and not any("played" in line for line in lines)
     heard_for = probe["lastSound"] - first_sound
     assert heard_for > (GATE_PACE["answer_s"][0] + 0.4) * 1000, "the paused part was lost"
