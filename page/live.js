@@ -101,7 +101,7 @@ function createLive() {
       L.finish(NO_MIC, true);
       return;
     }
-    if (!L.active()) return; // End live pressed meanwhile
+    if (!L.active()) { L.release(); return; } // End live pressed while the microphone opened
     L.connectWhenFresh();
   };
 
@@ -216,7 +216,7 @@ function createLive() {
     if (m.type === "state") {
       if (m.text !== "connecting") L.ready = true;
       if (m.text === "looking_up" || m.text === "speaking") L.cut = false;
-      if (m.text === "hearing" && L.state !== "hearing") L.you = "";
+      if (m.text === "hearing" && L.state !== "hearing") L.you = L.sentence = ""; // a new turn
       if (LABELS[m.text]) L.set(m.text);
     } else if (m.type === "heard_delta") {
       L.you += m.text || ""; L.render();
@@ -246,7 +246,10 @@ function createLive() {
     L.stats.interrupted += 1;
     L.stats.lastInterruptWall = wall();
     clearTimeout(L.gate.timer);
-    if (!p || !item || (p.liveItem && p.liveItem.id !== item)) return;
+    if (!p || !item || (p.liveItem && p.liveItem.id !== item)) { // not the answer playing
+      if (p && p.ducked) p.unduck();
+      return;
+    }
     const ms = p.liveStop("interrupted");
     L.stats.played.push({ item, ms });
     L.send({ type: "played", item_id: item, ms });
@@ -271,14 +274,19 @@ function createLive() {
     const socket = L.socket;
     L.socket = null;
     if (socket) socket.close();
-    if (L.media) L.media.getTracks().forEach((track) => track.stop());
-    if (L.ctx) L.ctx.close().catch(() => {});
-    L.media = L.ctx = L.node = null;
+    L.release();
     L.ready = false; L.wantStart = false;
     const p = player();
     if (p && p.liveItem) p.liveStop("ended");
     L.set(failed ? "error" : "closed");
     L.trigger("ended", Date.now()); // the page hands out a new token, and shows the last answer
+  };
+
+  // The microphone off (its indicator goes out) and its audio graph gone.
+  L.release = () => {
+    if (L.media) L.media.getTracks().forEach((track) => track.stop());
+    if (L.ctx) L.ctx.close().catch(() => {});
+    L.media = L.ctx = L.node = null;
   };
 
   L.render = () => {
