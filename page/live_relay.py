@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 TOKEN_TTL_S = 600.0  # a live token not presented within this time is refused (the tab asks anew)
 MAX_FRAME_BYTES = 64_000  # >1 s of PCM16 at 24 kHz in one frame is not a microphone
 CLOSE_TIMEOUT_S = 5.0  # how long closing a session may take before the relay gives up on it
-FIGURES_KEPT = 5000  # per-chunk relay times kept for the bench
 OPEN_FAILED = "Live mode could not start; the details are in the log. Try again."
 BROKE = "Live mode stopped; the details are in the log. Try again."
 TEXT_KINDS = ("state", "heard_delta", "heard", "answer_delta", "error", "closed")
@@ -77,20 +76,6 @@ async def open_with_factory(ticket: LiveTicket) -> LiveSession:
     )  # fmt: skip
 
 
-class Figures:
-    """The relay's own time per audio chunk, in ms: up (frame read -> send_audio returned) and
-    down (audio event -> frame written to the socket)."""
-
-    def __init__(self) -> None:
-        self.up: list[float] = []
-        self.down: list[float] = []
-
-    def note(self, into: list[float], started: float) -> None:
-        into.append((time.perf_counter() - started) * 1000)
-        if len(into) > FIGURES_KEPT:
-            del into[: len(into) - FIGURES_KEPT]
-
-
 @dataclass
 class _Issued:
     session_id: str
@@ -105,7 +90,6 @@ class LiveDesk:
         self.opener: Opener = opener or open_with_factory
         self.clock = clock
         self.served = False  # set when the launcher serves the live route
-        self.figures = Figures()
         self._lock = threading.Lock()
         self._tickets: dict[str, LiveTicket] = {}  # session -> its latest ticket
         self._tokens: dict[str, _Issued] = {}
@@ -156,7 +140,7 @@ class LiveDesk:
 
     async def serve(self, websocket: Any, ticket: LiveTicket) -> None:
         """Run one tab's live session over its accepted socket until either side ends it."""
-        relay = Relay(websocket, self.figures)
+        relay = Relay(websocket)
         with self._lock:
             previous = self._relays.get(ticket.session_id)
             self._relays[ticket.session_id] = relay
@@ -184,9 +168,8 @@ class LiveDesk:
 class Relay:
     """One tab's socket and the session it opened."""
 
-    def __init__(self, websocket: Any, figures: Figures):
+    def __init__(self, websocket: Any):
         self.websocket = websocket
-        self.figures = figures
         self._stopped = asyncio.Event()
 
     def stop(self) -> None:
@@ -229,9 +212,7 @@ class Relay:
                 if len(frame) > MAX_FRAME_BYTES:
                     log.warning("live socket: a %d-byte frame; closing", len(frame))
                     return
-                started = time.perf_counter()
                 await session.send_audio(frame)
-                self.figures.note(self.figures.up, started)
                 continue
             said = _json(message.get("text"))
             if not isinstance(said, dict):
@@ -263,14 +244,12 @@ class Relay:
             if event.kind == "audio":
                 if not event.audio:
                     continue
-                started = time.perf_counter()
                 if event.item_id != current_item:
                     current_item = event.item_id
                     await self.websocket.send_text(
                         json.dumps({"type": "audio", "item_id": event.item_id})
                     )
                 await self.websocket.send_bytes(event.audio)
-                self.figures.note(self.figures.down, started)
             else:
                 message = _message(event)
                 if message is not None:
