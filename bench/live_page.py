@@ -270,11 +270,15 @@ def _browser_run(script, pace: dict, *, gate: bool, expect: int) -> dict[str, An
 
         starts = [speech_onset(lines, sends, turn) for turn in range(1, expect + 1)]
     measured = [silent_after(silences, t) for t in starts]
-    return {
+    result = {
         "barge_in_ms": [m for m in measured if m is not None],
         "stops": live[counter],
         "played_reports": sum("played" in line for line in lines),
     }
+    if not gate:  # where the time went: the session heard the speech (its clock) after...
+        heard = [line["wall"] * 1000 for line in lines if line.get("speech_start", 0) >= 1]
+        result["session_heard_after_ms"] = [round(h - t, 1) for h, t in zip(heard, starts, strict=False)]
+    return result
 
 
 def _p95_of(values: list[float]) -> float | None:

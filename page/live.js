@@ -232,13 +232,24 @@ function createLive() {
       L.interrupted(m.item_id || L.item);
     } else if (m.type === "answer_done") {
       if (p && m.item_id === L.item) p.liveEnd();
-      L.answered += 1;
-      L.trigger("answered", L.answered); // the page draws the finished answer
+      L.done = true;
+      L.drawDone();
     } else if (m.type === "error") {
       L.sentence = m.text || ""; L.render();
     } else if (m.type === "closed") {
       L.closedText = m.text || "";
     }
+  };
+
+  // The page draws a finished answer (a rerun) once it stopped playing: a rerun keeps the
+  // tab's main thread busy for a while, and a barge-in meanwhile would wait for it.
+  L.drawDone = () => {
+    const p = player();
+    if (!L.done) return;
+    if (p && p.sources.size && !p.muted) { p.onQuiet = L.drawDone; return; }
+    L.done = false;
+    L.answered += 1;
+    L.trigger("answered", L.answered);
   };
 
   L.interrupted = (item) => {

@@ -22,6 +22,11 @@ function createPlayer() {
   p.setState = (state) => {
     p.stats.state = state;
     for (const b of p.buttons) b.hidden = state !== "speaking";
+    if (state !== "speaking" && p.onQuiet) { // live mode waits for this to redraw the page
+      const then = p.onQuiet;
+      p.onQuiet = null;
+      then();
+    }
   };
 
   p.context = () => {
