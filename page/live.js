@@ -186,7 +186,10 @@ function createLive() {
     for (let i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
     const level = Math.sqrt(sum / samples.length) / 32768;
     const loud = level > Math.max(g.min, g.floor * g.ratio);
-    if (!loud) { g.run = 0; g.floor = 0.95 * g.floor + 0.05 * level; return; }
+    // The room's noise floor: follows quiet at once, rises only slowly (over ~10 s), so the
+    // softer parts of speech do not raise it until speech no longer counts as loud.
+    g.floor = level < g.floor ? 0.9 * g.floor + 0.1 * level : 0.998 * g.floor + 0.002 * level;
+    if (!loud) { g.run = 0; return; }
     if (!g.on || !p || !p.audible() || !L.ready) return;
     g.run += 1;
     if (g.run < g.frames) return;
