@@ -32,6 +32,7 @@ from page.conversation import (  # noqa: E402
 )
 from page.intro import intro_place, render_intro  # noqa: E402
 from page.keeping import kept_page_state  # noqa: E402
+from page.live import render_live  # noqa: E402
 from page.player import render_player, start_answer  # noqa: E402
 from page.sidebar import render_conversation_controls, render_sidebar  # noqa: E402
 from page.state import mic_key  # noqa: E402
@@ -65,6 +66,11 @@ def main() -> None:
     def retry(kind: str) -> None:
         state.retry = kind
 
+    identity = auth.signed_in_identity()
+    with st.bottom:  # Live mode: hands-free, the conversation continues in it
+        render_live(state, customer=choices.customer, agent=agent, voice=choices.voice,
+                    engine=partial(resources.engine, choices.provider, choices.model),
+                    engine_key=f"{choices.provider}/{choices.model}", identity=identity)  # fmt: skip
     with st.bottom, st.container(horizontal=True, vertical_alignment="center"):
         recording = st.audio_input(
             "Ask by voice", key=mic_key(state), sample_rate=16000, label_visibility="collapsed",
@@ -72,7 +78,7 @@ def main() -> None:
         )  # fmt: skip
         typed = st.chat_input("…or type a question", key="typed")
         # Last in the row, so its "Stop speaking" coming and going moves neither input.
-        render_player(auth.signed_in_identity())  # plays answers as they arrive
+        render_player(identity)  # plays answers as they arrive
     taken = state.take_question(recording, typed)  # before the history: a question stops it
 
     show_actions = partial(render_actions, conversation=state.conversation,

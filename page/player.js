@@ -22,6 +22,11 @@ function createPlayer() {
   p.setState = (state) => {
     p.stats.state = state;
     for (const b of p.buttons) b.hidden = state !== "speaking";
+    if (state !== "speaking" && p.onQuiet) { // live mode waits for this to redraw the page
+      const then = p.onQuiet;
+      p.onQuiet = null;
+      then();
+    }
   };
 
   p.context = () => {
@@ -31,7 +36,7 @@ function createPlayer() {
       p.out.connect(p.ctx.destination);
       p.ctx.onstatechange = () => p.tellPlayed();
     }
-    if (p.ctx.state === "suspended") p.ctx.resume().catch(() => {});
+    if (p.ctx.state === "suspended" && !p.ducked) p.ctx.resume().catch(() => {});
     return p.ctx;
   };
 
@@ -73,6 +78,7 @@ function createPlayer() {
     if (message.type === "ready") p.stats.connected = true;
     else if (message.type === "start") {
       p.silence(); // a new answer replaces whatever was left of the last one
+      p.liveItem = null; p.unduck();
       p.turn = message.turn; p.stats.turn = message.turn;
       p.muted = false; p.ended = false; p.told = false; p.carry = null;
       p.context();
@@ -101,7 +107,13 @@ function createPlayer() {
     source.buffer = buffer;
     source.connect(p.out);
     const now = ctx.currentTime;
-    if (p.nextTime < now + 0.005) p.nextTime = now + LEAD_S; // first chunk, or an underrun
+    const item = p.liveItem;
+    if (p.nextTime < now + 0.005) { // first chunk, or an underrun
+      if (item && item.start !== null) item.gap += now + LEAD_S - p.nextTime;
+      p.nextTime = now + LEAD_S;
+    }
+    if (item && item.start === null) item.start = p.nextTime;
+    if (item) item.samples += count;
     source.start(p.nextTime);
     p.nextTime += count / p.rate;
     p.sources.add(source);
@@ -162,6 +174,53 @@ function createPlayer() {
     const pressed = (event.key === "Enter" || event.key === " ") && target.closest(RECORD);
     if (typed || pressed) p.stop(typed ? "typed" : "pressed");
   }, true);
+
+  // Live mode (page/live.js) plays its answers here too, one conversation item at a time.
+  p.liveItem = null; p.ducked = false;
+  p.liveBegin = (id) => {
+    p.silence(); p.unduck();
+    p.liveItem = { id, start: null, gap: 0, samples: 0 };
+    p.turn = null; p.muted = false; p.ended = false; p.told = true; p.carry = null;
+    p.context();
+  };
+  p.liveChunk = (data) => { if (p.liveItem && !p.muted) p.schedule(data); };
+  p.liveEnd = () => {
+    p.ended = true;
+    if (!p.sources.size) p.setState("idle");
+  };
+  p.audible = () => p.sources.size > 0 && !p.muted && !p.ducked;
+  // How much of the current live answer the person heard: the truncation point.
+  p.playedMs = () => {
+    const item = p.liveItem;
+    if (!item || item.start === null || !p.ctx) return 0;
+    const heard = Math.max(0, p.ctx.currentTime - item.start - item.gap);
+    return Math.round(Math.min(heard, item.samples / p.rate) * 1000);
+  };
+  // The microphone heard speech over the answer: silent now, nothing lost (the clock of the
+  // context stops), until the server says it was an interruption (liveStop) or not (unduck).
+  p.duck = () => {
+    if (!p.ctx || p.ducked) return;
+    p.ducked = true;
+    p.stats.ducks = (p.stats.ducks || 0) + 1;
+    p.stats.lastDuckWall = wall();
+    p.out.gain.setValueAtTime(0, p.ctx.currentTime);
+    // Suspended after the silence reached the output, so nothing is left sounding in it.
+    p.duckTimer = setTimeout(() => { if (p.ducked) p.ctx.suspend().catch(() => {}); }, 25);
+  };
+  p.unduck = () => {
+    if (!p.ducked) return;
+    p.ducked = false;
+    clearTimeout(p.duckTimer);
+    const ctx = p.ctx;
+    ctx.resume().catch(() => {}).then(() => { if (!p.ducked) p.out.gain.setValueAtTime(1, ctx.currentTime); });
+  };
+  p.liveStop = (why) => {
+    const ms = p.playedMs();
+    p.stop(why);
+    p.liveItem = null;
+    p.unduck();
+    return ms;
+  };
 
   p.api = { stats: p.stats, stop: () => p.stop("api") };
   return p;

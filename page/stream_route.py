@@ -1,6 +1,8 @@
-"""The stream socket beside the page (served by serve.py through st.App): the tab's player
-presents its one-time token, then receives its session's answer audio as binary frames and
-sends "stop" / "played". Runs on Streamlit's event loop: every step here is short or awaited.
+"""The sockets beside the page (served by serve.py through st.App). The stream socket: the
+tab's player presents its one-time token, then receives its session's answer audio as binary
+frames and sends "stop" / "played". The live socket (page/live_relay.py): the tab's live
+component presents its one-time token, then streams the microphone and hears the live session.
+Runs on Streamlit's event loop: every step here is short or awaited.
 
 Refused before the socket opens: a request from another origin, and, when sign-in is
 configured, one without the signed-in person's cookie. Refused after: a bad, spent or expired
@@ -17,19 +19,25 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
+from page.live_relay import LiveDesk
 from page.stream import END, Channel, StreamHub
 
 log = logging.getLogger(__name__)
 
 STREAM_PATH = "voicedesk/stream"
+LIVE_PATH = "voicedesk/live"
 HELLO_TIMEOUT_S = 10.0  # a socket that does not present its token within this time is closed
 POLICY_VIOLATION = 1008  # WebSocket close code
 
 
-def stream_path(base_url: str | None) -> str:
+def stream_path(base_url: str | None, name: str = STREAM_PATH) -> str:
     """The socket's path under Streamlit's server.baseUrlPath ("" or "desk" -> /desk/...)."""
     parts = [part for part in (base_url or "").strip("/").split("/") if part]
-    return "/" + "/".join([*parts, STREAM_PATH])
+    return "/" + "/".join([*parts, name])
+
+
+def live_path(base_url: str | None) -> str:
+    return stream_path(base_url, LIVE_PATH)
 
 
 def same_origin(origin: str | None, host: str | None) -> bool:
@@ -79,27 +87,66 @@ def sign_in_configured() -> bool:
 
 
 def routes(
-    hub: StreamHub, base_url: str | None, sign_in: Callable[[], bool] = sign_in_configured
+    hub: StreamHub,
+    base_url: str | None,
+    sign_in: Callable[[], bool] = sign_in_configured,
+    live: LiveDesk | None = None,
 ) -> list[Any]:
-    """The stream route for st.App(routes=...); marks the hub as served."""
+    """The stream route (and the live route, given a LiveDesk) for st.App(routes=...); marks
+    the hub (and the desk) as served."""
     from starlette.routing import WebSocketRoute
 
     hub.served = True
-    return [WebSocketRoute(stream_path(base_url), _endpoint(hub, sign_in))]
+    served = [WebSocketRoute(stream_path(base_url), _endpoint(hub, sign_in))]
+    if live is not None:
+        live.served = True
+        served.append(WebSocketRoute(live_path(base_url), _live_endpoint(live, sign_in)))
+    return served
+
+
+REFUSED = object()  # what `_admit` returns for a socket it closed
+
+
+async def _admit(websocket, sign_in: Callable[[], bool]) -> Any:
+    """The signed-in person (None without sign-in) of a socket from the page's own origin, or
+    REFUSED after closing it (before accept: a 403)."""
+    origin = websocket.headers.get("origin")
+    if not same_origin(origin, websocket.headers.get("host")):
+        await websocket.close(code=POLICY_VIOLATION)
+        return REFUSED
+    if not sign_in():
+        return None
+    identity = signed_in_identity(dict(websocket.cookies), origin)
+    if identity is None:
+        await websocket.close(code=POLICY_VIOLATION)
+        return REFUSED
+    return identity
+
+
+def _live_endpoint(desk: LiveDesk, sign_in: Callable[[], bool]) -> Callable:
+    async def endpoint(websocket) -> None:
+        identity = await _admit(websocket, sign_in)
+        if identity is REFUSED:
+            return
+        await websocket.accept()
+        hello = await _hello_message(websocket)
+        ticket = desk.redeem(hello.get("token"), identity) if hello else None
+        if ticket is None:
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        try:
+            await desk.serve(websocket, ticket)
+        except Exception:  # the relay already closed the session; the log says why
+            log.warning("live socket ended with an error", exc_info=True)
+
+    return endpoint
 
 
 def _endpoint(hub: StreamHub, sign_in: Callable[[], bool]) -> Callable:
     async def endpoint(websocket) -> None:
-        origin = websocket.headers.get("origin")
-        if not same_origin(origin, websocket.headers.get("host")):
-            await websocket.close(code=POLICY_VIOLATION)  # before accept: a 403
+        identity = await _admit(websocket, sign_in)
+        if identity is REFUSED:
             return
-        identity = None
-        if sign_in():
-            identity = signed_in_identity(dict(websocket.cookies), origin)
-            if identity is None:
-                await websocket.close(code=POLICY_VIOLATION)
-                return
         await websocket.accept()
         channel = await _hello(websocket, hub, identity)
         if channel is None:
@@ -122,13 +169,21 @@ def _endpoint(hub: StreamHub, sign_in: Callable[[], bool]) -> Callable:
     return endpoint
 
 
-async def _hello(websocket, hub: StreamHub, identity: str | None) -> Channel | None:
+async def _hello_message(websocket) -> dict | None:
+    """The socket's first message, {"type": "hello", "token": ...}, or None."""
     try:
         message = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT_S)
     except asyncio.TimeoutError:
         return None
     hello = _json(message.get("text"))
     if not isinstance(hello, dict) or hello.get("type") != "hello":
+        return None
+    return hello
+
+
+async def _hello(websocket, hub: StreamHub, identity: str | None) -> Channel | None:
+    hello = await _hello_message(websocket)
+    if hello is None:
         return None
     return hub.redeem(hello.get("token"), identity, asyncio.get_running_loop())
 

@@ -27,6 +27,7 @@ AREAS = {  # module -> the heading of its rows, in the order of the issue
     "test_live_faults": "Live mode faults",
     "test_offline_realtime": "Offline realtime",
     "test_azure_speech_faults": "Azure AI Speech faults",
+    "test_live_page": "Live mode in the page",
 }
 START, END = "<!-- resilience-results -->", "<!-- /resilience-results -->"
 MAX_CASES_SHOWN = 12
