@@ -46,6 +46,10 @@ QUICK_SKIPS_LIVE_OFFLINE = (
     "not run by --quick: it loads the speech models and speaks questions in real time, a minute "
     "or more on 2 cores (python -m bench --only live_offline runs it alone)"
 )
+QUICK_SKIPS_LIVE_PAGE = (
+    "not run by --quick: it starts page servers and Chromium with a fake microphone "
+    "(python -m bench --only live_page runs it alone)"
+)
 QUICK_SKIPS_CASCADE = (
     "not run by --quick: it loads the speech models, a minute or more on 2 cores "
     "(python -m bench --only cascade_offline runs it alone)"
@@ -236,6 +240,12 @@ def _live_offline(quick: bool) -> dict[str, Any]:
     from bench import live_offline
 
     return live_offline.run(quick)
+
+
+def _live_page(quick: bool) -> dict[str, Any]:
+    from bench import live_page
+
+    return live_page.run(quick)
 
 
 def _live_relay(quick: bool) -> dict[str, Any]:
@@ -433,6 +443,18 @@ SECTIONS: tuple[Section, ...] = (
         _live_offline,
         _cascade_offline_unavailable,  # the same speech packages
         QUICK_SKIPS_LIVE_OFFLINE,
+    ),
+    Section(
+        "live_page",
+        (
+            Figure("live_page_relay_ms_p95", "live relay per audio chunk, tab ⇄ session (p95)",
+                   "ms", at_most(5, " ms")),
+            Figure("live_sessions_held", "live tabs held at once, no audio lost", "", REFERENCE),
+            Figure("live_barge_in_ms_p95", "speech over a live answer → silent, Chromium (p95)",
+                   "ms", at_most(150, " ms")),
+        ),
+        _live_page,
+        not_in_quick=QUICK_SKIPS_LIVE_PAGE,
     ),
 )  # fmt: skip
 

@@ -32,6 +32,7 @@ REQUIRED = (
     "first_sound_whole_added_ms_median", "barge_in_ms_p95", "cascade_first_sound_s_median",
     "cascade_first_sound_added_ms_median", "cascade_cost_ratio", "live_relay_ms_p95",
     "live_relay_first_sound_ms", "live_sessions_at_once", "live_first_sound_s_median",
+    "live_page_relay_ms_p95", "live_sessions_held", "live_barge_in_ms_p95",
 )  # fmt: skip
 
 
