@@ -110,9 +110,10 @@ def main() -> None:
         )
         show_words = render_question(question, key)
         stream = start_answer()
+        # "Answer offline" answers in the offline provider's own mode (the cascade by default).
+        mode = settings.mode_for(override)[0] if override else choices.mode
         reply = render_live_answer(
-            lambda sink: answer(state, question, turn, partial(resources.engine,
-                                                               mode=choices.mode), sink),
+            lambda sink: answer(state, question, turn, partial(resources.engine, mode=mode), sink),
             key,
             notice=lambda: show_notice(state.notice),
             show_actions=show_actions,

@@ -271,7 +271,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{key:16} {value}")
     print()
     rows = [check_model(settings), *check_backends(settings)]
-    if settings.voicedesk_mode == "cascade":
+    if settings.mode == "cascade":
         from assistant.speech.parts import check_parts
 
         rows += check_parts(settings)

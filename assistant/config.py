@@ -163,8 +163,9 @@ class Settings(BaseSettings):
     voicedesk_allow_unauthenticated_remote: bool = False
     # Cascade mode: hear with a speech-to-text part, think with any tool-calling text model,
     # speak each sentence with a text-to-speech part (assistant/speech/parts.py). Unset parts
-    # follow the provider in force: offline -> the local engine's parts.
-    voicedesk_mode: Mode = "audio_chat"
+    # follow the provider in force: offline -> the local engine's parts. Unset, the mode
+    # follows the provider too (`mode_for`): the cascade offline, the audio model in the cloud.
+    voicedesk_mode: Mode | None = None
     voicedesk_stt: SpeechVendor | None = None
     voicedesk_stt_model: str | None = None
     voicedesk_text_model: str | None = None
@@ -182,11 +183,11 @@ class Settings(BaseSettings):
     )  # fmt: skip
     @classmethod
     def _cascade_blank_is_unset(cls, value: Any, info: Any) -> Any:
-        """Blank is unset (a blank mode is the default); names of choices are lower-cased."""
+        """Blank is unset (a blank mode follows the provider); names of choices are lower-cased."""
         if not isinstance(value, str):
             return value
         if not value.strip():
-            return "audio_chat" if info.field_name == "voicedesk_mode" else None
+            return None
         lower = info.field_name in ("voicedesk_mode", "voicedesk_stt", "voicedesk_tts")
         return value.strip().lower() if lower else value.strip()
 
@@ -299,11 +300,27 @@ class Settings(BaseSettings):
         ]
         return rows + self.mode_rows()
 
+    def mode_for(self, provider: str | None = None) -> tuple[Mode, str]:
+        """The voice mode in force for a provider (default: the one in force), and why:
+        VOICEDESK_MODE when set; else the cascade offline, whose local parts are the offline
+        engine's one path, and the audio model for a cloud provider."""
+        if self.voicedesk_mode:
+            return self.voicedesk_mode, "VOICEDESK_MODE is set"
+        provider = provider or self.provider
+        if provider == "offline":
+            return "cascade", "follows the provider, offline: Whisper, the router and Piper"
+        return "audio_chat", f"follows the provider, {provider}"
+
+    @property
+    def mode(self) -> Mode:
+        """The voice mode in force for the provider in force."""
+        return self.mode_for()[0]
+
     def mode_rows(self) -> list[tuple[str, str]]:
         """The voice mode, and for the cascade each part and why it was chosen."""
-        why = "VOICEDESK_MODE is set" if "voicedesk_mode" in self.model_fields_set else "the default"
-        rows = [("mode", f"{self.voicedesk_mode} ({why})")]
-        if self.voicedesk_mode == "cascade":
+        mode, why = self.mode_for()
+        rows = [("mode", f"{mode} ({why})")]
+        if mode == "cascade":
             from assistant.speech.parts import describe
 
             rows += describe(self)

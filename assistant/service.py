@@ -47,8 +47,9 @@ def build_tools(settings: Settings) -> tuple[Backends, ToolRegistry]:
 def build_engine(
     settings: Settings, provider: str | None = None, registry: ToolRegistry | None = None
 ) -> TurnEngine:
-    """One engine per process, provider and mode (VOICEDESK_MODE); raises ConfigError when the
-    provider, or a part of the cascade, is not set up."""
+    """One engine per process, provider and mode (`Settings.mode_for`: VOICEDESK_MODE, else the
+    cascade offline and the audio model in the cloud); raises ConfigError when the provider, or a
+    part of the cascade, is not set up."""
     if registry is None:
         registry = build_tools(settings)[1]
     client = build_client(settings, provider)
@@ -56,8 +57,8 @@ def build_engine(
 
 
 def build_mode(settings: Settings, provider: str | None = None) -> VoiceMode | None:
-    """The voice mode the settings choose; None for audio_chat (the engine's own default)."""
-    if settings.voicedesk_mode != "cascade":
+    """The voice mode in force for the provider; None for audio_chat (the engine's default)."""
+    if settings.mode_for(provider)[0] != "cascade":
         return None
     from assistant.modes.cascade import CascadeMode
     from assistant.speech.parts import build_parts

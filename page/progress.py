@@ -72,6 +72,9 @@ class ProgressLog:
         return "  \n".join(line.markdown() for line in self.lines)
 
 
+MODEL_CALLS = ("understand", "compose", "think")  # audio_chat's model calls, the cascade's
+
+
 def timeline(reply: Reply) -> list[Line]:
     """The finished turn's lines in the order they happened: each model call's stage, then the
     tools that call asked for (tool calls carry the number of the model call they followed)."""
@@ -79,7 +82,7 @@ def timeline(reply: Reply) -> list[Line]:
     model_calls = -1
     for stage in reply.stages:
         lines.append(Line(stage.label, "stage", DONE, stage.ms))
-        if stage.name in ("understand", "compose"):
+        if stage.name in MODEL_CALLS:
             model_calls += 1
             for call in reply.tool_calls:
                 if call.round == model_calls:

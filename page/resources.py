@@ -51,7 +51,7 @@ def engine(provider: str, model: str, mode: str | None = None) -> TurnEngine:
     """One engine per provider, model and voice mode, sharing the tools; ConfigError when that
     provider is not set up (remembered, so a page that cannot answer does not retry on every
     rerun)."""
-    built = _engine(provider, model, mode or settings().voicedesk_mode)
+    built = _engine(provider, model, mode or settings().mode_for(provider)[0])
     if isinstance(built, ConfigError):
         raise ConfigError(str(built))
     return built

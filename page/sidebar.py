@@ -20,6 +20,7 @@ from page.state import PageState
 from page.transcript import transcript_markdown
 
 NOBODY = "No one in particular"
+MODE_CHOSEN = "mode_chosen"  # the agent chose this tab's mode: it no longer follows the provider
 MODES = {"audio_chat": "Audio model", "cascade": "Cascade"}  # VOICEDESK_MODE -> the sidebar's word
 
 
@@ -29,7 +30,7 @@ class Choices:
     model: str
     voice: str | None  # None: the engine's default (the offline engine has its own voice)
     customer: str | None
-    mode: str = "audio_chat"  # the voice mode for this tab (VOICEDESK_MODE by default)
+    mode: str = "audio_chat"  # the voice mode for this tab (by default Settings.mode_for)
 
 
 def render_sidebar(settings: Settings, agent: str | None) -> tuple[Choices, Any]:
@@ -41,21 +42,29 @@ def render_sidebar(settings: Settings, agent: str | None) -> tuple[Choices, Any]
             _signed_in(agent)
         customer = _customer(settings)
         provider, model, voice = _model_and_voice(settings)
-        mode = _mode(settings)
+        mode = _mode(settings, provider)
         controls = st.container()
         _health()
     return Choices(provider, model, voice, customer, mode), controls
 
 
-def _mode(settings: Settings) -> str:
-    """Answer with the audio model, or hear, think and speak with the cascade's parts."""
-    st.session_state.setdefault("mode", settings.voicedesk_mode)
+def _mode(settings: Settings, provider: str) -> str:
+    """Answer with the audio model, or hear, think and speak with the cascade's parts. Until
+    the agent chooses, the mode follows the provider chosen above (the cascade offline)."""
+    default = settings.mode_for(provider)[0]
+    if not st.session_state.get(MODE_CHOSEN):
+        st.session_state["mode"] = default  # before the control is drawn, so it shows it
     mode = st.segmented_control(
         "Voice mode", list(MODES), key="mode", format_func=MODES.__getitem__,
+        on_change=_mode_chosen,
         help="Audio model: one model hears and speaks. Cascade: speech-to-text, a text model "
         "and text-to-speech, sentence by sentence (see `python -m assistant config`).",
     )  # fmt: skip
-    return mode or settings.voicedesk_mode  # a click on the chosen one unselects it
+    return mode or default  # a click on the chosen one unselects it
+
+
+def _mode_chosen() -> None:
+    st.session_state[MODE_CHOSEN] = True
 
 
 def _signed_in(agent: str) -> None:

@@ -34,6 +34,36 @@ def test_provider_is_chosen_from_what_is_set(monkeypatch, env, provider, why):
     assert why in reason
 
 
+@pytest.mark.parametrize(
+    ("env", "mode", "why"),
+    [
+        ({}, "cascade", "follows the provider, offline"),
+        ({"OPENAI_API_KEY": "sk-test"}, "audio_chat", "follows the provider, openai"),
+        ({"VOICEDESK_MODE": " ", "OPENAI_API_KEY": "k"}, "audio_chat", "follows the provider"),
+        ({"VOICEDESK_MODE": "audio_chat"}, "audio_chat", "VOICEDESK_MODE is set"),
+        ({"VOICEDESK_MODE": "Cascade", "OPENAI_API_KEY": "k"}, "cascade", "VOICEDESK_MODE is set"),
+    ],
+)
+def test_the_mode_in_force_follows_the_provider_unless_voicedesk_mode_is_set(
+    monkeypatch, env, mode, why
+):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert settings.mode == mode
+    rows = dict(settings.describe())
+    assert rows["mode"].startswith(f"{mode} (") and why in rows["mode"], rows["mode"]
+    assert ("hearing" in rows) == (mode == "cascade"), "the cascade's parts are described"
+
+
+def test_answering_offline_from_a_cloud_setup_takes_the_offline_mode(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    settings = load_settings()
+    assert settings.mode_for("offline")[0] == "cascade"  # ask --offline, "Answer offline"
+    assert settings.mode_for("openai")[0] == "audio_chat"
+    assert load_settings(voicedesk_mode="audio_chat").mode_for("offline")[0] == "audio_chat"
+
+
 def test_unknown_provider_is_one_sentence(monkeypatch):
     monkeypatch.setenv("VOICEDESK_PROVIDER", "watson")
     with pytest.raises(ConfigError, match="VOICEDESK_PROVIDER"):

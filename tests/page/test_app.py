@@ -274,6 +274,8 @@ def test_answer_offline_answers_that_turn_on_this_machine(cloud_env, make_app):
     (exchange,) = at.session_state["voicedesk"].conversation.exchanges
     assert exchange.reply.provider == "offline"
     assert exchange.reply.audio_wav[:4] == b"RIFF" and exchange.reply.transcript
+    parts = [p["vendor"] for p in exchange.reply.extra["parts"]]
+    assert parts == ["local", "local", "local"], "offline answers through the cascade's local parts"
     assert at.selectbox(key="provider").value == "openai", "only that turn went offline"
     assert len(double.chat_requests) == 1
 

@@ -40,3 +40,22 @@ def test_the_sidebar_switches_this_tab_to_the_cascade(cascade_env, make_app):
     assert any("Hearing" not in text and "Speaking the rest" in text for text in shown)
     assert make_app().run().sidebar.segmented_control(key="mode").value == "audio_chat", (
         "another tab keeps the default")
+
+
+def test_a_tab_that_switches_to_offline_takes_the_cascade_unless_the_agent_chose(
+    cloud_env, make_app
+):
+    at = make_app().run()
+    assert at.selectbox(key="provider").options == ["OpenAI", "Offline (on this machine)"]
+    assert at.sidebar.segmented_control(key="mode").value == "audio_chat"
+
+    at = at.selectbox(key="provider").set_value("offline").run()
+    assert not at.exception, at.exception
+    assert at.sidebar.segmented_control(key="mode").value == "cascade", "offline's one path"
+    at = at.selectbox(key="provider").set_value("openai").run()
+    assert at.sidebar.segmented_control(key="mode").value == "audio_chat"
+
+    at = at.sidebar.segmented_control(key="mode").set_value("cascade").run()  # the agent's
+    at = at.selectbox(key="provider").set_value("offline").run()
+    at = at.selectbox(key="provider").set_value("openai").run()
+    assert at.sidebar.segmented_control(key="mode").value == "cascade", "the agent's choice"

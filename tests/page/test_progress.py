@@ -66,6 +66,25 @@ def test_timeline_puts_each_round_of_tools_after_the_model_call_that_asked_for_t
     assert total_ms(done) == 5 + 900 + 700 + 800 + 30 + 60
 
 
+def test_a_cascade_turn_shows_its_tools_after_the_thinking_that_asked_for_them():
+    done = reply(
+        [
+            Stage("hear", "Hearing the question (whisper-tiny.en)", 400),
+            Stage("think", "Thinking (voicedesk-offline)", 20),
+            Stage("think", "Composing the answer (voicedesk-offline)", 20),
+            Stage("speak", "Speaking the rest (piper)", 300),
+        ],
+        [call("Looking up maria's games", 0, 30)],
+    )
+    assert [(line.label, line.kind) for line in timeline(done)] == [
+        ("Hearing the question (whisper-tiny.en)", "stage"),
+        ("Thinking (voicedesk-offline)", "stage"),
+        ("Looking up maria's games", "tool"),
+        ("Composing the answer (voicedesk-offline)", "stage"),
+        ("Speaking the rest (piper)", "stage"),
+    ]
+
+
 def test_parallel_tools_count_once_in_the_total():
     done = reply(
         [Stage("understand", "U", 100), Stage("compose", "C", 100)],

@@ -34,6 +34,7 @@ CANARIES = {
     "AZURE_VOICELIVE_API_KEY": "canary-voicelive-4a7b21",
     "AZURE_SEARCH_API_KEY": "canary-search-3b8f90",
     "VOICEDESK_OFFLINE_API_KEY": "canary-offline-server-9d4e17",
+    "VOICEDESK_TEXT_API_KEY": "canary-text-server-6b0e38",
     "JIRA_API_TOKEN": "canary-jira-token-9e4a17",
     "SQL_CONNECTION_STRING PWD": "canary-sql-pwd-1d6c55",
 }
@@ -113,6 +114,7 @@ def secret_settings(
         "AZURE_SEARCH_INDEX": HELP_INDEX,
         "AZURE_SEARCH_API_KEY": CANARIES["AZURE_SEARCH_API_KEY"],
         "VOICEDESK_OFFLINE_API_KEY": CANARIES["VOICEDESK_OFFLINE_API_KEY"],
+        "VOICEDESK_TEXT_API_KEY": CANARIES["VOICEDESK_TEXT_API_KEY"],
         "JIRA_SERVER": jira_url,
         "JIRA_EMAIL": JIRA_EMAIL,
         "JIRA_API_TOKEN": CANARIES["JIRA_API_TOKEN"],
