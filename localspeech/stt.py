@@ -29,6 +29,13 @@ from wavcodec import decode_wav
 BEAM_SIZE = 5
 FALLBACK = False
 CACHE_SIZE = 64
+# The words of the domain, as a line of Whisper's prompt: tiny.en spells what it was shown
+# ("rummy", not "Rumi"; "self-exclusion", not "self inclusion"). Short: every prompt token is
+# decoded with each recording.
+VOCABULARY = (
+    "Chess, ludo, poker, rummy, carrom. Grievance, self-exclusion, wallet, deposit, "
+    "withdrawal, reward points, two-step verification."
+)
 
 
 @dataclass(frozen=True)
@@ -76,12 +83,15 @@ class SpeechToText:
         self._lock = threading.Lock()
         self.transcriptions = 0  # how many times the model actually ran (tests check the cache)
         self.names = ""  # the players, as said: "Maria, Dev, Priya Sharma" (set by the engine)
+        self.vocabulary = VOCABULARY
 
     @property
     def prompt(self) -> str | None:
         """Whisper hears 'G R V twelve' as 'the army's weld' unless told such keys exist, and a
         short player name as an ordinary word unless told the players' names."""
         parts = [f"Ticket {p}-12, grievance {p}-7." for p in self.key_prefixes]
+        if self.vocabulary:
+            parts.append(self.vocabulary)
         if self.names:
             parts.append(f"Players: {self.names}.")
         return " ".join(parts) or None
