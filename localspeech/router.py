@@ -155,6 +155,8 @@ class ToolIndex:
         if term in self.vocabulary_stems or len(term) < NEAR_SPELLING_MIN_LEN:
             return term
         if term not in self._near:  # a word is looked up once per tool set
+            if len(self._near) >= 4096:  # bounded: a long-running server hears many words
+                self._near.clear()
             close = difflib.get_close_matches(term, self.vocabulary_stems, 1, NEAR_SPELLING)
             self._near[term] = close[0] if close else term
         return self._near[term]
