@@ -43,6 +43,10 @@ _SOUND_ALIKES: tuple[tuple[str, str], ...] = (
     (r"(?:carom|carrum|karom|karrom)", "carrom"),
     (r"(?:lido|loodo|ludu|luddo)", "ludo"),
     (r"re[ \-]ward", "reward"),
+    (r"pass ?word", "password"),  # compounds heard as two words
+    (r"pass ?words", "passwords"),
+    (r"user ?name", "username"),
+    (r"user ?names", "usernames"),
     (r"e[ \-]?wallet", "wallet"),
 )
 _RESPELL = [(re.compile(rf"\b{said}\b", re.IGNORECASE), meant) for said, meant in _SOUND_ALIKES]
@@ -54,8 +58,8 @@ def normalize(text: str, key_prefixes: Iterable[str] = ()) -> str:
     text = _SPACES.sub(" ", text).strip()
     if not text:
         return text
-    for said, meant in _RESPELL:
-        text = said.sub(meant, text)
+    for said, meant in _RESPELL:  # a word already spelled right keeps its capital
+        text = said.sub(lambda m, meant=meant: m[0] if m[0].lower() == meant else meant, text)
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     text = alpha2digit(text, "en")
     text = _ROUND_THEN_REST.sub(_join_round_number, text)

@@ -34,6 +34,7 @@ def _calls(decision):
         ("How do I turn on self inclusion?", "How do I turn on self-exclusion?"),
         ("How do I turn on 2 step verification?", "How do I turn on two-step verification?"),
         ("How many Rumi games did I play?", "How many rummy games did I play?"),
+        ("How do I reset my pass word?", "How do I reset my password?"),
     ],
 )
 def test_sound_alike_spellings_of_the_domain_words_are_respelled(heard, meant):
