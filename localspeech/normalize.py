@@ -1,4 +1,5 @@
-"""Make transcripts and typed questions uniform: digits for numbers, `GRV-12` for ticket keys.
+"""Make transcripts and typed questions uniform: digits for numbers, `GRV-12` for ticket keys,
+the domain's words spelled one way.
 
 Whisper writes "10,091" or "ten thousand ninety one", "G R V twelve" or "GRV12"; people type
 "grv 12". Everything downstream (the router, the history) sees "10091" and "GRV-12".
@@ -23,6 +24,33 @@ _ROUND_THEN_REST = re.compile(r"\b(\d*[1-9]0{3,})\s+(\d{1,3})\b")
 _SPELLED_KEY = re.compile(r"\b((?:[A-Za-z][ .\-]{1,2}){1,5}[A-Za-z])\.?[ \-#]*(\d{1,9})\b")
 _WORD_KEY = re.compile(r"\b([A-Za-z]{2,10})[ \-#]*(\d{1,9})\b")
 
+# How speech-to-text (and hurried typing) spells the domain's words, and the one spelling the
+# router and the tools know. Only sound-alikes that mean nothing else in a support question:
+# "cheetahs" are never reported on a games platform, "Rumi" is no game.
+_SOUND_ALIKES: tuple[tuple[str, str], ...] = (
+    (r"gr(?:ie|ei|e)v[ae]n(?:ce|se|ts?)", "grievance"),
+    (r"gr(?:ie|ei|e)v[ae]n(?:ces|ses)", "grievances"),
+    (r"(?:cheetahs|cheeters)", "cheaters"),
+    (r"(?:cheetah|cheeter)", "cheater"),
+    (r"cheeting", "cheating"),
+    (r"with ?drawl", "withdrawal"),
+    (r"with ?drawls", "withdrawals"),
+    (r"self[ \-]?(?:ex|in)clusion", "self-exclusion"),
+    (r"(?:two|2)[ \-]step", "two-step"),
+    (r"(?:to|too)[ \-]step(?= verif)", "two-step"),
+    (r"two[ \-]?factor", "two-factor"),
+    (r"(?:rumi|rummie|rummey|rumy)", "rummy"),
+    (r"(?:carom|carrum|karom|karrom)", "carrom"),
+    (r"(?:lido|loodo|ludu|luddo)", "ludo"),
+    (r"re[ \-]ward", "reward"),
+    (r"pass ?word", "password"),  # compounds heard as two words
+    (r"pass ?words", "passwords"),
+    (r"user ?name", "username"),
+    (r"user ?names", "usernames"),
+    (r"e[ \-]?wallet", "wallet"),
+)
+_RESPELL = [(re.compile(rf"\b{said}\b", re.IGNORECASE), meant) for said, meant in _SOUND_ALIKES]
+
 
 def normalize(text: str, key_prefixes: Iterable[str] = ()) -> str:
     """Digits for spoken numbers, no thousands separators, ticket keys as PREFIX-NUMBER."""
@@ -30,6 +58,8 @@ def normalize(text: str, key_prefixes: Iterable[str] = ()) -> str:
     text = _SPACES.sub(" ", text).strip()
     if not text:
         return text
+    for said, meant in _RESPELL:  # a word already spelled right keeps its capital
+        text = said.sub(lambda m, meant=meant: m[0] if m[0].lower() == meant else meant, text)
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     text = alpha2digit(text, "en")
     text = _ROUND_THEN_REST.sub(_join_round_number, text)

@@ -14,6 +14,7 @@ arguments (enums and their explanations, ids, people, free text), then:
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -43,6 +44,10 @@ TEMPLATE_SCORE = 2.4  # a question opening like a "how do I ..." template: outra
 REFUSAL = "Sorry, I can't help with that here."
 ASKED_GATE_SCORE = 3.0  # "please file a complaint": the asked action outranks topic words
 SYNONYM_CREDIT = 0.7  # a word matched only through a synonym or a shared prefix
+# A long word the tools do not know, one slip away from one they do ("withdrawl", "grievence",
+# "verifcation"): speech-to-text misspells; 0.85 needs 7+ letters for one changed letter.
+NEAR_SPELLING = 0.85
+NEAR_SPELLING_MIN_LEN = 6
 
 _REQUEST_OPENERS = word_set(
     """what whats how why when where which who whom whose is are was were do does did can could
@@ -140,6 +145,21 @@ class ToolIndex:
             + [w for p in spec.params for w in words(" ".join(map(str, p.enum)).replace("_", " "))]
         }
         self.vocabulary_stems = {stem(w) for w in self.vocabulary_words}
+        self._near: dict[str, str] = {}
+
+    def spelled(self, stems: set[str]) -> set[str]:
+        """The stems, each unknown long one replaced by the tools' stem it is one slip from."""
+        return {self._nearest(s) for s in stems}
+
+    def _nearest(self, term: str) -> str:
+        if term in self.vocabulary_stems or len(term) < NEAR_SPELLING_MIN_LEN:
+            return term
+        if term not in self._near:  # a word is looked up once per tool set
+            if len(self._near) >= 4096:  # bounded: a long-running server hears many words
+                self._near.clear()
+            close = difflib.get_close_matches(term, self.vocabulary_stems, 1, NEAR_SPELLING)
+            self._near[term] = close[0] if close else term
+        return self._near[term]
 
     def idf(self, specs: list[ToolSpec]) -> dict[str, float]:
         """How specific each word is among `specs` (the tools that could apply to a question)."""
@@ -209,7 +229,7 @@ def route(
     requests = split_requests(text)
     known = players if isinstance(players, Players) or players is None else Players(players)
     person = named_person(text, index, customer, known or None)
-    all_stems = set(content_stems(text))
+    all_stems = index.spelled(set(content_stems(text)))
     calls: list[Call] = []
     scores: list[dict[str, float]] = []
     missing: list[tuple[ToolSpec, ParamSpec]] = []
@@ -279,7 +299,7 @@ def _first_word(piece: str) -> str:
 
 
 def _rank(request: str, all_stems: set[str], index: ToolIndex) -> list[_Scored]:
-    stems = set(content_stems(request))
+    stems = index.spelled(set(content_stems(request)))
     expanded = expand_synonyms(stems, SYNONYM_GROUPS)
     said_words = words(_FILLER_OPENERS.sub("", _POLITE.sub("", _FILLER_OPENERS.sub("", request))))
     said_all = expand_synonyms(all_stems, SYNONYM_GROUPS)

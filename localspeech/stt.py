@@ -29,6 +29,15 @@ from wavcodec import decode_wav
 BEAM_SIZE = 5
 FALLBACK = False
 CACHE_SIZE = 64
+# The words of the domain, as a line of Whisper's prompt: tiny.en spells what it was shown
+# ("rummy", not "Rumi"; "self-exclusion", not "self inclusion"). On the 72 spoken tuning
+# questions (players named too) it cut the word error rate from 1.9 to 1.5 % (Piper) and 13.1
+# to 12.4 % (espeak-ng) for ~2 % more time per recording; a longer sentence-like line did no
+# better. Short: every prompt token is decoded with each recording.
+VOCABULARY = (
+    "Chess, ludo, poker, rummy, carrom. Grievance, self-exclusion, wallet, deposit, "
+    "withdrawal, reward points, two-step verification."
+)
 
 
 @dataclass(frozen=True)
@@ -76,12 +85,15 @@ class SpeechToText:
         self._lock = threading.Lock()
         self.transcriptions = 0  # how many times the model actually ran (tests check the cache)
         self.names = ""  # the players, as said: "Maria, Dev, Priya Sharma" (set by the engine)
+        self.vocabulary = VOCABULARY
 
     @property
     def prompt(self) -> str | None:
         """Whisper hears 'G R V twelve' as 'the army's weld' unless told such keys exist, and a
         short player name as an ordinary word unless told the players' names."""
         parts = [f"Ticket {p}-12, grievance {p}-7." for p in self.key_prefixes]
+        if self.vocabulary:
+            parts.append(self.vocabulary)
         if self.names:
             parts.append(f"Players: {self.names}.")
         return " ".join(parts) or None
@@ -142,7 +154,8 @@ class SpeechToText:
             condition_on_previous_text=False,
             initial_prompt=self.prompt,
             # Whisper's default re-decodes doubtful audio at rising temperatures, up to 6
-            # times; for a live turn one greedy pass is kept unless FALLBACK says otherwise.
+            # times; for a live turn one greedy pass is kept unless FALLBACK says otherwise
+            # (measured on the tuning questions: the same routing and word errors, +40 % time).
             temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if self.fallback else 0.0,
         )
         raw = " ".join(s.text.strip() for s in segments).strip()
