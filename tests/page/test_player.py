@@ -18,7 +18,7 @@ from tests.page.streaming import ANSWER, HEARD, Pace, StreamingEngine
 def streaming(cloud_env, monkeypatch):
     """The page answering with the slow-streaming test engine (fast here)."""
     engine = StreamingEngine(Pace(first_chunk_s=0.0, chunks=4, chunk_s=0.1, every_s=0.0), "")
-    monkeypatch.setattr("page.resources.engine", lambda provider, model: engine)
+    monkeypatch.setattr("page.resources.engine", lambda provider, model, mode=None: engine)
     return engine
 
 
