@@ -88,6 +88,7 @@ class _Answer:
     first_audio: float | None = None
     tools_running: bool = False
     tool_ms: float = 0.0
+    tool_ms_before_sound: float = 0.0  # of tool_ms, the lookups done before the first sound
 
 
 @dataclass
@@ -316,6 +317,7 @@ class RealtimeSession:
         item = event.get("item_id") if isinstance(event.get("item_id"), str) else None
         if answer.first_audio is None:
             answer.first_audio = now
+            answer.tool_ms_before_sound = answer.tool_ms
             self._emit("state", "speaking")
         if item and (self._playing is None or self._playing.item_id != item):
             self._playing = _Playing(item, now)
@@ -510,12 +512,15 @@ class RealtimeSession:
         if answer.speech_end is not None:
             stages.append(Stage("hear", "Hearing the question",
                                 (answer.speech_end - answer.speech_start) * 1000))  # fmt: skip
-        begun = answer.speech_end or answer.speech_start
+        # The stages follow one another (the page adds them up): the lookup is its own stage
+        # ("tool"), so neither the wait for the first sound nor the rest of the answer holds it.
+        begun = after = answer.speech_end or answer.speech_start
         if answer.first_audio is not None:
-            stages.append(Stage("first_sound", "Until the answer was heard",
-                                max(0.0, answer.first_audio - begun) * 1000))  # fmt: skip
-        stages.append(Stage("answer", "Answering",
-                            max(0.0, (now - begun) * 1000 - answer.tool_ms)))  # fmt: skip
+            waited = (answer.first_audio - begun) * 1000 - answer.tool_ms_before_sound
+            stages.append(Stage("first_sound", "Until the answer was heard", max(0.0, waited)))
+            after = answer.first_audio
+        rest = (now - after) * 1000 - (answer.tool_ms - answer.tool_ms_before_sound)
+        stages.append(Stage("answer", "Answering", max(0.0, rest)))
         return stages
 
     # -- lifecycle -------------------------------------------------------------------------------
