@@ -65,6 +65,12 @@ MIC = """
     source.start();
     return at;
   };
+  // Every 10 ms the answer was heard while the tab said it was only listening.
+  window.__mislabelled = 0;
+  setInterval(() => {
+    const live = window.voicedeskLive, probe = window.__probe;
+    if (live && probe && probe.sound && live.state === "listening") window.__mislabelled += 1;
+  }, 10);
   navigator.mediaDevices.getUserMedia = async () => {
     await ready();
     return new MediaStream(mic.dest.stream.getAudioTracks().map((track) => track.clone()));
@@ -211,6 +217,10 @@ def test_live_with_the_local_engine_answers_two_questions_and_stops_when_talked_
             shoot(page, "3-looking-up")
             wait_state(page, "speaking")
             heard_after(page, spoke)
+            page.wait_for_function(  # the answer is heard, and the tab says so
+                "() => window.__probe.sound && window.voicedeskLive.state === 'speaking'",
+                timeout=10_000, polling=10,
+            )  # fmt: skip
             shoot(page, "4-speaking")
             assert_exchange(answered(page, 1), 0)
             wait_state(page, "listening")
@@ -220,6 +230,9 @@ def test_live_with_the_local_engine_answers_two_questions_and_stops_when_talked_
             texts = answered(page, 2)
             assert_exchange(texts, 0)
             assert_exchange(texts, 1)
+            # The answers arrive faster than they play: the tab said "Speaking" until they were
+            # over (a few ms of the speakers' own echo aside), never "Listening" over them.
+            assert page.evaluate("() => window.__mislabelled") <= 3, "Listening while speaking"
 
             # A long answer; the next question is spoken while it plays.
             wait_state(page, "listening")
