@@ -71,6 +71,15 @@ MIC = """
     const live = window.voicedeskLive, probe = window.__probe;
     if (live && probe && probe.sound && live.state === "listening") window.__mislabelled += 1;
   }, 10);
+  // Sounds the answer player started while the tab said it was looking up: the tools' cue.
+  window.__cues = 0;
+  const start = AudioBufferSourceNode.prototype.start;
+  AudioBufferSourceNode.prototype.start = function (...args) {
+    if (this.context.sampleRate === 24000 && window.voicedeskLive?.state === "looking_up") {
+      window.__cues += 1;
+    }
+    return start.apply(this, args);
+  };
   navigator.mediaDevices.getUserMedia = async () => {
     await ready();
     return new MediaStream(mic.dest.stream.getAudioTracks().map((track) => track.clone()));
@@ -222,6 +231,7 @@ def test_live_with_the_local_engine_answers_two_questions_and_stops_when_talked_
                 timeout=10_000, polling=10,
             )  # fmt: skip
             shoot(page, "4-speaking")
+            assert page.evaluate("() => window.__cues") > 0, "no cue while it looked up"
             assert_exchange(answered(page, 1), 0)
             wait_state(page, "listening")
 
