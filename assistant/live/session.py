@@ -52,6 +52,7 @@ def _cue() -> bytes:
 
 
 TOOL_CUE = _cue()
+STOPPED = "Stopped when you spoke; ask again to hear the rest."
 
 
 @dataclass
@@ -126,6 +127,10 @@ class RealtimeSession:
         self._played: dict[str, int] = {}  # item id -> ms the tab says it played
         self._heard: dict[str, str] = {}  # input item id -> the person's words
         self._exchanges: dict[str, Exchange] = {}  # input item id -> its exchange
+        # The latest answer written in full, by its audio item, with its audio: it may still be
+        # playing when the person talks over it (answers are written faster than they play).
+        self._spoken: dict[str, tuple[Exchange, bytes]] = {}
+        self._cut: tuple[str, Exchange, bytes] | None = None  # talked over: heard how much?
         self._tools = wire.tool_entries(engine.registry.tools.values())
         self._started = clock()
         self._last_speech = self._started
@@ -167,6 +172,12 @@ class RealtimeSession:
     async def played(self, item_id: str, audio_end_ms: int) -> None:
         if isinstance(item_id, str) and isinstance(audio_end_ms, int) and audio_end_ms >= 0:
             self._played[item_id] = audio_end_ms
+            cut, self._cut = self._cut, None
+            if cut is not None and cut[0] == item_id:
+                _, exchange, pcm = cut
+                heard = pcm[: audio_end_ms * BYTES_PER_MS]
+                if len(heard) < len(pcm):  # stopped before its end: keep what was heard
+                    _stopped(exchange.reply, heard)
 
     async def close(self) -> None:
         await self._end("closed")
@@ -450,6 +461,9 @@ class RealtimeSession:
             if item is not None:
                 await upstream.send(wire.truncate(item, heard_ms))
         self._playing = None
+        written = self._spoken.pop(item, None) if item is not None else None
+        # Finished already, maybe still playing: the tab says how much it played (`played`).
+        self._cut = (item, *written) if written is not None else None
         if answer is not None:
             answer.in_progress = False
             if _worth_keeping(answer):
@@ -479,7 +493,7 @@ class RealtimeSession:
         if answer.first_audio is not None:
             extra["first_sound_s"] = round(max(0.0, answer.first_audio - spoke_at), 3)
         if stopped:
-            extra["warning"] = "Stopped when you spoke; ask again to hear the rest."
+            extra["warning"] = STOPPED
         stages = [*self._stages(answer, now), *turn.stages]
         reply = Reply(
             input_transcript=self._heard.get(answer.input_item or ""),
@@ -499,6 +513,7 @@ class RealtimeSession:
         exchange = self.conversation.add(reply.input_transcript, reply, spoken=True)
         if answer.input_item:
             self._exchanges[answer.input_item] = exchange
+        self._spoken = {answer.item_id: (exchange, pcm)} if answer.item_id and not stopped else {}
         log.info(
             "live answer done provider=%s tools=%s ms=%s stopped=%s",
             reply.provider, [c.name for c in reply.tool_calls], reply.timings_ms, stopped,
@@ -621,3 +636,10 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         exc = task.exception()
         if exc is not None:
             log.error("live session task failed", exc_info=exc)
+
+
+def _stopped(reply: Reply, heard: bytes) -> None:
+    """An answer kept in the conversation whole, cut to what was heard of it."""
+    reply.transcript = f"{reply.transcript} …" if reply.transcript else ""
+    reply.audio_wav = wav_bytes(heard, LIVE_SAMPLE_RATE) if heard else b""
+    reply.extra["warning"] = STOPPED

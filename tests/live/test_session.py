@@ -398,3 +398,37 @@ def test_an_answers_stages_follow_one_another_so_they_add_up_to_its_time(
     timings = reply.timings_ms
     assert timings["tool"] >= 600 and timings["answer"] >= 300, timings
     assert sum(timings.values()) <= took + 100, (timings, took)
+
+
+def test_an_answer_finished_but_still_playing_when_talked_over_is_kept_as_stopped(
+    realtime_double, live_engine
+):
+    """Engines write faster than the answer plays (the local one does: a 4 s answer is done in
+    a moment): talked over while it plays, it is kept as what was heard, marked stopped."""
+    realtime_double.script(
+        Turn("Tell me about the wallet.",
+             [Say("The wallet holds your balance and your bonus points.", audio_ms=4000)]),
+        Turn("What about bonuses?", [Say("Bonuses arrive within a day.")]),
+    )  # fmt: skip
+    engine = live_engine()
+    conversation = Conversation()
+
+    async def scenario():
+        session = await open_live_session(engine, conversation)
+        heard = Listener(session)
+        await speak(session)
+        first = (await heard.count("answer_done", 1))[0]  # all of it written, none heard yet
+        await speak(session)
+        await heard.count("interrupted", 1)
+        await session.played(first.item_id, 240)  # the tab stopped it: what it had played
+        await heard.count("answer_done", 2)
+        await settled(lambda: realtime_double.truncations)
+        await session.close()
+        return heard, first.item_id
+
+    heard, item_id = run(scenario())
+    assert heard.of("interrupted")[0].item_id == item_id
+    stopped, answered = (exchange.reply for exchange in conversation.exchanges)
+    assert stopped.transcript.endswith("…") and stopped.extra["warning"]
+    assert len(stopped.audio_wav) - 44 == 240 * 48  # what was heard, not what was sent
+    assert answered.transcript == "Bonuses arrive within a day."
