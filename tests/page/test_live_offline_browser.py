@@ -268,6 +268,8 @@ def test_live_with_the_local_engine_answers_two_questions_and_stops_when_talked_
             heard_after(page, stopped + 500)
             shoot(page, "6-next-answer")
             texts = answered(page, 4)
+            assert_exchange(texts, 2)
+            assert "…" in texts[5], "the answer talked over is not kept as stopped"
             assert_exchange(texts, 3)
             page.get_by_role("button", name="End live").click()
             page.wait_for_function("() => window.voicedeskLive.state === 'closed'")
