@@ -220,6 +220,11 @@ function createLive() {
       if (m.text !== "connecting") L.ready = true;
       if (m.text === "looking_up" || m.text === "speaking") L.cut = false;
       if (m.text === "hearing" && L.state !== "hearing") L.you = L.sentence = ""; // a new turn
+      if (m.text === "listening" && L.state === "speaking" && p && p.audible()) {
+        // The answer arrives faster than it plays: it is still speaking until it goes quiet.
+        L.whenQuiet(() => { if (L.state === "speaking") L.set("listening"); });
+        return;
+      }
       if (LABELS[m.text]) L.set(m.text);
     } else if (m.type === "heard_delta") {
       L.you += m.text || ""; L.render();
@@ -249,10 +254,16 @@ function createLive() {
   L.drawDone = () => {
     const p = player();
     if (!L.done) return;
-    if (p && p.sources.size && !p.muted) { p.onQuiet = L.drawDone; return; }
+    if (p && p.sources.size && !p.muted) { L.whenQuiet(L.drawDone); return; }
     L.done = false;
     L.answered += 1;
     L.trigger("answered", L.answered);
+  };
+
+  // Run `then` once the answer player stops sounding (after whatever already waits for it).
+  L.whenQuiet = (then) => {
+    const p = player(), before = p.onQuiet;
+    p.onQuiet = before && before !== then ? () => { before(); then(); } : then;
   };
 
   L.interrupted = (item) => {

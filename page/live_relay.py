@@ -46,6 +46,7 @@ MAX_FRAME_BYTES = 64_000  # >1 s of PCM16 at 24 kHz in one frame is not a microp
 CLOSE_TIMEOUT_S = 5.0  # how long closing a session may take before the relay gives up on it
 OPEN_FAILED = "Live mode could not start; the details are in the log. Try again."
 BROKE = "Live mode stopped; the details are in the log. Try again."
+_NO_ITEM = object()
 TEXT_KINDS = ("state", "heard_delta", "heard", "answer_delta", "error", "closed")
 
 
@@ -239,7 +240,9 @@ class Relay:
             await self._send_json({"type": "closed", "text": ""})
 
     async def _forward(self, session: LiveSession) -> None:
-        current_item: str | None = None
+        # No item yet, not even None: the tools' cue (audio of no item) may come first, and the
+        # tab plays only audio it was told of.
+        current_item: str | None | object = _NO_ITEM
         async for event in session.events():
             if event.kind == "audio":
                 if not event.audio:

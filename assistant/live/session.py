@@ -52,6 +52,7 @@ def _cue() -> bytes:
 
 
 TOOL_CUE = _cue()
+STOPPED = "Stopped when you spoke; ask again to hear the rest."
 
 
 @dataclass
@@ -88,6 +89,7 @@ class _Answer:
     first_audio: float | None = None
     tools_running: bool = False
     tool_ms: float = 0.0
+    tool_ms_before_sound: float = 0.0  # of tool_ms, the lookups done before the first sound
 
 
 @dataclass
@@ -125,6 +127,10 @@ class RealtimeSession:
         self._played: dict[str, int] = {}  # item id -> ms the tab says it played
         self._heard: dict[str, str] = {}  # input item id -> the person's words
         self._exchanges: dict[str, Exchange] = {}  # input item id -> its exchange
+        # The latest answer written in full, by its audio item, with its audio: it may still be
+        # playing when the person talks over it (answers are written faster than they play).
+        self._spoken: dict[str, tuple[Exchange, bytes]] = {}
+        self._cut: tuple[str, Exchange, bytes] | None = None  # talked over: heard how much?
         self._tools = wire.tool_entries(engine.registry.tools.values())
         self._started = clock()
         self._last_speech = self._started
@@ -166,6 +172,12 @@ class RealtimeSession:
     async def played(self, item_id: str, audio_end_ms: int) -> None:
         if isinstance(item_id, str) and isinstance(audio_end_ms, int) and audio_end_ms >= 0:
             self._played[item_id] = audio_end_ms
+            cut, self._cut = self._cut, None
+            if cut is not None and cut[0] == item_id:
+                _, exchange, pcm = cut
+                heard = pcm[: audio_end_ms * BYTES_PER_MS]
+                if len(heard) < len(pcm):  # stopped before its end: keep what was heard
+                    _stopped(exchange.reply, heard)
 
     async def close(self) -> None:
         await self._end("closed")
@@ -316,6 +328,7 @@ class RealtimeSession:
         item = event.get("item_id") if isinstance(event.get("item_id"), str) else None
         if answer.first_audio is None:
             answer.first_audio = now
+            answer.tool_ms_before_sound = answer.tool_ms
             self._emit("state", "speaking")
         if item and (self._playing is None or self._playing.item_id != item):
             self._playing = _Playing(item, now)
@@ -448,6 +461,9 @@ class RealtimeSession:
             if item is not None:
                 await upstream.send(wire.truncate(item, heard_ms))
         self._playing = None
+        written = self._spoken.pop(item, None) if item is not None else None
+        # Finished already, maybe still playing: the tab says how much it played (`played`).
+        self._cut = (item, *written) if written is not None else None
         if answer is not None:
             answer.in_progress = False
             if _worth_keeping(answer):
@@ -477,7 +493,7 @@ class RealtimeSession:
         if answer.first_audio is not None:
             extra["first_sound_s"] = round(max(0.0, answer.first_audio - spoke_at), 3)
         if stopped:
-            extra["warning"] = "Stopped when you spoke; ask again to hear the rest."
+            extra["warning"] = STOPPED
         stages = [*self._stages(answer, now), *turn.stages]
         reply = Reply(
             input_transcript=self._heard.get(answer.input_item or ""),
@@ -497,6 +513,7 @@ class RealtimeSession:
         exchange = self.conversation.add(reply.input_transcript, reply, spoken=True)
         if answer.input_item:
             self._exchanges[answer.input_item] = exchange
+        self._spoken = {answer.item_id: (exchange, pcm)} if answer.item_id and not stopped else {}
         log.info(
             "live answer done provider=%s tools=%s ms=%s stopped=%s",
             reply.provider, [c.name for c in reply.tool_calls], reply.timings_ms, stopped,
@@ -510,12 +527,15 @@ class RealtimeSession:
         if answer.speech_end is not None:
             stages.append(Stage("hear", "Hearing the question",
                                 (answer.speech_end - answer.speech_start) * 1000))  # fmt: skip
-        begun = answer.speech_end or answer.speech_start
+        # The stages follow one another (the page adds them up): the lookup is its own stage
+        # ("tool"), so neither the wait for the first sound nor the rest of the answer holds it.
+        begun = after = answer.speech_end or answer.speech_start
         if answer.first_audio is not None:
-            stages.append(Stage("first_sound", "Until the answer was heard",
-                                max(0.0, answer.first_audio - begun) * 1000))  # fmt: skip
-        stages.append(Stage("answer", "Answering",
-                            max(0.0, (now - begun) * 1000 - answer.tool_ms)))  # fmt: skip
+            waited = (answer.first_audio - begun) * 1000 - answer.tool_ms_before_sound
+            stages.append(Stage("first_sound", "Until the answer was heard", max(0.0, waited)))
+            after = answer.first_audio
+        rest = (now - after) * 1000 - (answer.tool_ms - answer.tool_ms_before_sound)
+        stages.append(Stage("answer", "Answering", max(0.0, rest)))
         return stages
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -616,3 +636,10 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         exc = task.exception()
         if exc is not None:
             log.error("live session task failed", exc_info=exc)
+
+
+def _stopped(reply: Reply, heard: bytes) -> None:
+    """An answer kept in the conversation whole, cut to what was heard of it."""
+    reply.transcript = f"{reply.transcript} …" if reply.transcript else ""
+    reply.audio_wav = wav_bytes(heard, LIVE_SAMPLE_RATE) if heard else b""
+    reply.extra["warning"] = STOPPED

@@ -360,3 +360,75 @@ def test_azure_openai_without_a_key_signs_in_with_an_entra_id_token(
     assert run(scenario()).transcript == "Signed in."
     assert asked and realtime_double.headers[0]["Authorization"] == "Bearer entra-token"
     assert "api-key" not in realtime_double.headers[0]
+
+
+def test_an_answers_stages_follow_one_another_so_they_add_up_to_its_time(
+    realtime_double, live_engine, monkeypatch
+):
+    """The page adds the stages up ("Answered in …"): the wait for the first sound, the rest of
+    the answer and the lookup must not overlap, or a slow lookup is counted two or three times."""
+    import time
+
+    from assistant.turn import _TurnState
+
+    slow = _TurnState.run_tools
+
+    def run_tools(self, calls, round_no):
+        time.sleep(0.6)  # a slow backend
+        return slow(self, calls, round_no)
+
+    monkeypatch.setattr(_TurnState, "run_tools", run_tools)
+    realtime_double.script(Turn("How is maria doing?", [
+        Call(("get_player_summary", {"user_name": "maria"})),
+        Say("Maria is a gold player.", audio_ms=500, chunk_ms=100, pace_s=0.1),
+    ]))  # fmt: skip
+    engine = live_engine()
+
+    async def scenario():
+        session = await open_live_session(engine, Conversation(customer="maria"))
+        heard = Listener(session)
+        began = time.monotonic()
+        await speak(session)
+        done = await heard.count("answer_done", 1)
+        took = (time.monotonic() - began) * 1000
+        await session.close()
+        return done[0].reply, took
+
+    reply, took = run(scenario())
+    timings = reply.timings_ms
+    assert timings["tool"] >= 600 and timings["answer"] >= 300, timings
+    assert sum(timings.values()) <= took + 100, (timings, took)
+
+
+def test_an_answer_finished_but_still_playing_when_talked_over_is_kept_as_stopped(
+    realtime_double, live_engine
+):
+    """Engines write faster than the answer plays (the local one does: a 4 s answer is done in
+    a moment): talked over while it plays, it is kept as what was heard, marked stopped."""
+    realtime_double.script(
+        Turn("Tell me about the wallet.",
+             [Say("The wallet holds your balance and your bonus points.", audio_ms=4000)]),
+        Turn("What about bonuses?", [Say("Bonuses arrive within a day.")]),
+    )  # fmt: skip
+    engine = live_engine()
+    conversation = Conversation()
+
+    async def scenario():
+        session = await open_live_session(engine, conversation)
+        heard = Listener(session)
+        await speak(session)
+        first = (await heard.count("answer_done", 1))[0]  # all of it written, none heard yet
+        await speak(session)
+        await heard.count("interrupted", 1)
+        await session.played(first.item_id, 240)  # the tab stopped it: what it had played
+        await heard.count("answer_done", 2)
+        await settled(lambda: realtime_double.truncations)
+        await session.close()
+        return heard, first.item_id
+
+    heard, item_id = run(scenario())
+    assert heard.of("interrupted")[0].item_id == item_id
+    stopped, answered = (exchange.reply for exchange in conversation.exchanges)
+    assert stopped.transcript.endswith("…") and stopped.extra["warning"]
+    assert len(stopped.audio_wav) - 44 == 240 * 48  # what was heard, not what was sent
+    assert answered.transcript == "Bonuses arrive within a day."

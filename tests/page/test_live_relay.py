@@ -72,6 +72,21 @@ def test_what_the_tab_played_reaches_the_session(served):
     assert session.played_reports == [("i1", 1234)]
 
 
+def test_the_lookup_cue_of_the_first_answer_is_announced_so_the_tab_plays_it(served):
+    """The session's cue while tools run is audio of no item: before the first answer of a
+    session too, the tab is told audio comes (it drops frames of no announced item)."""
+    desk, port, opened, _ = served
+    with connect(port) as ws:
+        start(ws, desk.offer(ticket()))
+        opened.push("s1", LiveEvent("audio", audio=b"\x07\x00" * 10, item_id=None))
+        opened.push("s1", LiveEvent("audio", audio=b"\x01\x00" * 10, item_id="i1"))
+        got = [ws.recv(timeout=5) for _ in range(4)]
+    assert [m if isinstance(m, bytes) else json.loads(m) for m in got] == [
+        {"type": "audio", "item_id": None}, b"\x07\x00" * 10,
+        {"type": "audio", "item_id": "i1"}, b"\x01\x00" * 10,
+    ]  # fmt: skip
+
+
 def test_one_session_s_events_never_reach_another_s_socket(served):
     desk, port, opened, _ = served
     with connect(port) as one, connect(port) as two:
