@@ -208,6 +208,12 @@ def test_the_tab_pauses_the_answer_the_moment_it_hears_speech_and_goes_on_if_it_
             # Another customer chosen while live: the session opened for the first one ends.
             page.set_viewport_size({"width": 1366, "height": 800})
             customer = page.get_by_test_id("stSelectbox").filter(has_text="Customer being helped")
+            expand = page.get_by_test_id("stExpandSidebarButton")
+            # A phone width collapses the sidebar, and widening may leave it collapsed.
+            page.wait_for_timeout(500)
+            if not customer.is_visible() and expand.is_visible():
+                expand.click()
+            expect(customer).to_be_visible(timeout=10_000)
             customer.click()
             page.get_by_role("option", name="No one in particular").click()
             wait_state(page, "closed")
