@@ -230,6 +230,9 @@ class _Connection:
         if not self.steps:
             return
         step = self.steps.popleft()
+        # The old response's id stops naming the running one now, not when the new one sends
+        # response.created: a late cancel of the old one must not stop the new one.
+        self.response_id = None
         self.stop = _Stop()
         self.response = asyncio.ensure_future(self.respond(step, self.stop))
 
