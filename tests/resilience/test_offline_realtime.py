@@ -94,6 +94,10 @@ def wait_until(condition, timeout: float = 30.0) -> bool:
         "[" * 10_000 + "]" * 10_000,
         b'{"type": "response.create"}',  # a binary frame
     ],
+    ids=[
+        "not JSON", "a list", "a number for type", "an unknown type", "audio not base64",
+        "an unknown role", "an unknown tool type", "nested 10,000 deep", "a binary frame",
+    ],
 )
 def test_a_malformed_event_gets_one_error_event_and_the_connection_is_kept(loopback, message):
     with opened(loopback()) as ws:
