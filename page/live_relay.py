@@ -215,7 +215,7 @@ class Relay:
                     return
                 await session.send_audio(frame)
                 continue
-            said = _json(message.get("text"))
+            said = tab_message(message.get("text"))
             if not isinstance(said, dict):
                 continue
             if said.get("type") == "end":
@@ -303,7 +303,8 @@ async def _quietly(step: Awaitable[Any]) -> None:
         await step
 
 
-def _json(text: Any) -> Any:
+def tab_message(text: Any) -> Any:
+    """A small JSON message from a tab, or None (not text, over 1,000 characters, not JSON)."""
     if not isinstance(text, str) or len(text) > 1000:
         return None
     try:

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
-from page.live_relay import LiveDesk
+from page.live_relay import LiveDesk, tab_message
 from page.stream import END, Channel, StreamHub
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _endpoint(hub: StreamHub, sign_in: Callable[[], bool]) -> Callable:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     break
-                hub.heard_from(channel, _json(message.get("text")))
+                hub.heard_from(channel, tab_message(message.get("text")))
         except Exception:  # the tab went away mid-send
             log.debug("stream socket closed", exc_info=True)
         finally:
@@ -175,7 +175,7 @@ async def _hello_message(websocket) -> dict | None:
         message = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT_S)
     except asyncio.TimeoutError:
         return None
-    hello = _json(message.get("text"))
+    hello = tab_message(message.get("text"))
     if not isinstance(hello, dict) or hello.get("type") != "hello":
         return None
     return hello
@@ -205,11 +205,3 @@ async def _write(websocket, channel: Channel) -> None:
     except Exception:  # the tab went away
         channel.closed.set()
 
-
-def _json(text: Any) -> Any:
-    if not isinstance(text, str) or len(text) > 1000:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
